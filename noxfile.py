@@ -1,0 +1,60 @@
+"""Workflows: ``nox -s tests`` (the README's test command), lint, typecheck,
+conformance, bench, docs. The version matrix lives in tox.ini.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PACKAGES = ("core", "asyncio", "threading", "legacy")
+EDITABLE = [arg for pkg in PACKAGES for arg in ("-e", f"packages/wskit-{pkg}")]
+# wskit-core's line coverage floor; the property tests count towards it.
+CORE_COVERAGE = 95
+
+
+def _install_group(session: nox.Session, group: str) -> None:
+    groups = nox.project.load_toml("pyproject.toml")["dependency-groups"]
+    session.install(*groups[group])
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every package's tests against real peers, plus the core coverage floor."""
+    _install_group(session, "test")
+    session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
+    session.run("python", "tools/check_repo.py")
+    session.run(
+        "pytest",
+        "--cov",
+        "--cov-report=term",
+        f"--cov-fail-under={CORE_COVERAGE}",
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    _install_group(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package, the tests, the tools and this file."""
+    _install_group(session, "typecheck")
+    session.install("wsproto", "nox")
+    session.run("mypy", "packages", "tools", "testing", "noxfile.py")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Micro-benchmarks next to peer libraries; ``-- --quick`` for a short run."""
+    _install_group(session, "bench")
+    session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
+    session.run("python", "tools/bench_core.py", *session.posargs)

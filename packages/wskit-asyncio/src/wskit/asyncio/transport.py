@@ -1,0 +1,259 @@
+"""How bytes move between the network and the sans-I/O core, with asyncio.
+
+This module is I/O-specific; the threading front end hand-writes its own twin with
+a reader thread. Everything else that ``ClientConnection`` does is shape-level
+code in :mod:`wskit.asyncio.connection`.
+
+Speed comes from doing no more than needed per chunk of bytes: ``data_received``
+feeds the core directly, writes what the core produced at once with
+``writelines``, and hands each data frame to the :class:`Assembler` without a task,
+a copy or a queue hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any, cast
+
+from wskit.core.events import BinaryData, Event, Pong, TextData
+from wskit.core.exceptions import ConnectionClosed
+from wskit.core.http11 import Response
+from wskit.core.protocol import ClientProtocol
+
+from .messages import Assembler
+
+__all__ = ["ConnectionIO"]
+
+
+class ConnectionIO(asyncio.Protocol):
+    """The asyncio half of a client connection: transport callbacks and timers.
+
+    Args:
+        protocol: The sans-I/O connection.
+        close_timeout: Seconds to wait for the server to close TCP once the close
+            handshake started (or the handshake failed); then the transport is
+            aborted. ``None`` waits forever.
+        max_queue: High-water mark, in frames, of the incoming buffer, or a
+            ``(high, low)`` tuple; ``None`` disables flow control.
+        write_limit: High-water mark, in bytes, of the outgoing buffer, or a
+            ``(high, low)`` tuple.
+    """
+
+    transport: asyncio.Transport
+
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        *,
+        close_timeout: float | None = 10,
+        max_queue: int | None | tuple[int | None, int | None] = 16,
+        write_limit: int | tuple[int, int | None] = 2**15,
+    ) -> None:
+        self.protocol = protocol
+        self.close_timeout = close_timeout
+        if isinstance(max_queue, tuple):
+            self.max_queue_high, self.max_queue_low = max_queue
+        else:
+            self.max_queue_high, self.max_queue_low = max_queue, None
+        if isinstance(write_limit, tuple):
+            self.write_limit_high, self.write_limit_low = write_limit
+        else:
+            self.write_limit_high, self.write_limit_low = write_limit, None
+        self.loop = asyncio.get_running_loop()
+        self.logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
+            protocol.logger
+        )
+        self.debug = protocol.debug
+        self.recv_messages = Assembler(self.max_queue_high, self.max_queue_low)
+        #: Resolved when the handshake response arrived or the connection was lost.
+        self.response_rcvd: asyncio.Future[None] = self.loop.create_future()
+        #: Resolved by :meth:`connection_lost`; never cancelled.
+        self.connection_lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        #: Why the connection dropped, chained to ``ConnectionClosed``.
+        self.connection_exc: BaseException | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._paused_writing = False
+        self._drain_waiters: deque[asyncio.Future[None]] = deque()
+
+    # Hooks for the shape-level code.
+
+    def process_pong(self, data: bytes) -> None:
+        """Called for each pong received; overridden to acknowledge pings."""
+
+    def process_response(self, response: Response) -> None:
+        """Called with the handshake response."""
+        if not self.response_rcvd.done():
+            self.response_rcvd.set_result(None)
+
+    def connection_closed(self) -> None:
+        """Called once the TCP connection is gone; overridden to end waiters."""
+
+    # asyncio.Protocol callbacks.
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport and wire the flow control to it."""
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(self.write_limit_high, self.write_limit_low)
+        self.recv_messages.pause = transport.pause_reading
+        self.recv_messages.resume = transport.resume_reading
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the core, write its answers, dispatch its events."""
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        self.send_data()
+        if self._close_timer is None and protocol.close_expected():
+            self.arm_close_timer()
+        put = self.recv_messages.put
+        for event in events:
+            cls = type(event)
+            if cls is TextData or cls is BinaryData:
+                put(event)  # type: ignore[arg-type]
+            else:
+                self._process_other(event)
+
+    def eof_received(self) -> None:
+        """The server closed its side: let the core finish, then close ours."""
+        protocol = self.protocol
+        protocol.receive_eof()
+        events = protocol.events_received()
+        self.send_data()
+        for event in events:
+            self._process_other(event)
+        # Returning None closes the transport: RFC 6455 section 7.1.1 lets the
+        # client close TCP once the server has.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Mark the connection closed and wake every waiter."""
+        protocol = self.protocol
+        if not protocol.eof_rcvd:
+            protocol.receive_eof()
+            for event in protocol.events_received():
+                self._process_other(event)
+            protocol.data_to_send()
+        if exc is not None and self.connection_exc is None:
+            self.connection_exc = exc
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self.recv_messages.close()
+        if not self.response_rcvd.done():
+            self.response_rcvd.set_result(None)
+        self.connection_closed()
+        self.connection_lost_waiter.set_result(None)
+        self._paused_writing = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        """The write buffer went above ``write_limit``: make senders wait."""
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        """The write buffer drained: release waiting senders."""
+        self._paused_writing = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # Helpers for the shape-level code.
+
+    def send_data(self) -> None:
+        """Write what the core produced; ``b""`` half-closes the connection."""
+        output = self.protocol.data_to_send()
+        if not output:
+            return
+        transport = self.transport
+        if output[-1]:
+            transport.writelines(output)
+            return
+        chunks = [chunk for chunk in output if chunk]
+        if chunks:
+            transport.writelines(chunks)
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            if self.debug:
+                self.logger.debug("x half-closing TCP connection")
+            try:
+                transport.write_eof()
+            except (OSError, RuntimeError):  # pragma: no cover - already broken
+                transport.close()
+        else:
+            # TLS cannot half-close: close the whole connection.
+            if self.debug:
+                self.logger.debug("x closing TCP connection")
+            transport.close()
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its low-water mark."""
+        if not self._paused_writing:
+            return
+        waiter = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._drain_waiters.remove(waiter)
+
+    def arm_close_timer(self) -> None:
+        """Abort the transport if the server has not closed TCP in time.
+
+        RFC 6455 section 7.1.1: the server closes the TCP connection first; a
+        client that trusted it forever would hang on a misbehaving server.
+        """
+        if self._close_timer is not None or self.connection_lost_waiter.done():
+            return
+        if self.close_timeout is None:
+            return
+        self._close_timer = self.loop.call_later(
+            self.close_timeout, self._close_timeout_expired
+        )
+
+    def _close_timeout_expired(self) -> None:
+        self._close_timer = None
+        if self.connection_exc is None:
+            self.connection_exc = TimeoutError("timed out while closing connection")
+        if self.debug:
+            self.logger.debug("! timed out waiting for TCP close")
+        self.transport.abort()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once, e.g. when opening it was cancelled."""
+        transport = getattr(self, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+    async def wait_connection_lost(self) -> None:
+        """Wait until the TCP connection is closed, without cancelling the waiter."""
+        await asyncio.shield(self.connection_lost_waiter)
+
+    def close_exc(self) -> ConnectionClosed:
+        """The exception telling the application how the connection closed."""
+        exc = self.protocol.close_exc()
+        if self.connection_exc is not None and exc.__cause__ is None:
+            exc.__cause__ = self.connection_exc
+        return exc
+
+    def _process_other(self, event: Event) -> None:
+        cls = type(event)
+        if cls is TextData or cls is BinaryData:
+            self.recv_messages.put(event)  # type: ignore[arg-type]
+        elif cls is Pong:
+            self.process_pong(event.data)  # type: ignore[union-attr]
+        elif cls is Response:
+            self.process_response(event)  # type: ignore[arg-type]
+        # Ping: the core already queued the pong. Close: reported through the
+        # core's state once the TCP connection is closed.
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Read transport information such as ``peername`` or ``ssl_object``."""
+        transport = getattr(self, "transport", None)
+        if transport is None:
+            return default
+        return transport.get_extra_info(name, default)

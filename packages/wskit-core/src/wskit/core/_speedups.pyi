@@ -1,0 +1,24 @@
+"""Type stub for the C extension ``wskit.core._speedups`` (see ``_speedups.c``)."""
+
+from __future__ import annotations
+
+__all__ = ["apply_mask"]
+
+def apply_mask(
+    data: bytes | bytearray | memoryview,
+    mask: bytes | bytearray | memoryview,
+    /,
+) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated (RFC 6455 section 5.3).
+
+    Args:
+        data: The payload; any C-contiguous bytes-like object.
+        mask: The masking key; any bytes-like object of exactly 4 bytes.
+
+    Returns:
+        The masked payload as a new ``bytes`` object.
+
+    Raises:
+        ValueError: ``mask`` is not exactly 4 bytes long.
+        BufferError: ``data`` is not C-contiguous.
+    """
