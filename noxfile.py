@@ -48,7 +48,6 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package, the tests, the tools and this file."""
     _install_group(session, "typecheck")
-    session.install("wsproto", "nox")
     session.run("mypy", "packages", "tools", "testing", "noxfile.py")
 
 

@@ -63,7 +63,9 @@ def check(root: Path) -> list[str]:
             )
         sub_dir = base / "src" / "wskit" / pkg
         if not (sub_dir / "py.typed").is_file():
-            problems.append(f"{dist}: missing {(sub_dir / 'py.typed').relative_to(root)}")
+            problems.append(
+                f"{dist}: missing {(sub_dir / 'py.typed').relative_to(root)}"
+            )
         declared = _declared_version(sub_dir)
         if declared != project["version"]:
             problems.append(

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_repo", ROOT / "tools/check_repo.py")
+    spec = importlib.util.spec_from_file_location(
+        "check_repo", ROOT / "tools/check_repo.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,12 +7,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wskit.core.exceptions import PayloadTooBig, ProtocolError
-from wskit.core.frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
+from wskit.core.frames import (
+    Close,
+    CloseCode,
+    Frame,
+    FrameParser,
+    Opcode,
+    serialize_frame,
+)
 from wskit.core.masking import apply_mask
 
 
 def server_frame(
-    opcode: int, data: bytes, *, fin: bool = True, rsv: int = 0, length: int | None = None
+    opcode: int,
+    data: bytes,
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    length: int | None = None,
 ) -> bytes:
     """Build an unmasked frame as a server sends it, with any header bits."""
     head = (0x80 if fin else 0) | (rsv << 4) | opcode
@@ -121,7 +133,12 @@ class TestParse:
 
     def test_flags(self) -> None:
         (frame,) = parse_all(server_frame(0x1, b"a", fin=False, rsv=0b111))
-        assert (frame.fin, frame.rsv1, frame.rsv2, frame.rsv3) == (False, True, True, True)
+        assert (frame.fin, frame.rsv1, frame.rsv2, frame.rsv3) == (
+            False,
+            True,
+            True,
+            True,
+        )
 
     @pytest.mark.parametrize("opcode", [3, 4, 5, 6, 7, 11, 12, 13, 14, 15])
     def test_reserved_opcode(self, opcode: int) -> None:
@@ -285,7 +302,23 @@ class TestClose:
             Close.parse(struct.pack("!H", code))
 
     @pytest.mark.parametrize(
-        "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+        "code",
+        [
+            1000,
+            1001,
+            1002,
+            1003,
+            1007,
+            1008,
+            1009,
+            1010,
+            1011,
+            1012,
+            1013,
+            1014,
+            3000,
+            4999,
+        ],
     )
     def test_valid_codes(self, code: int) -> None:
         assert Close.parse(struct.pack("!H", code)).code == code

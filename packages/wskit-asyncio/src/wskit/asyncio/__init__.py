@@ -1,7 +1,92 @@
-"""wskit.asyncio: see the package README; the client lands in its own change."""
+"""wskit.asyncio: an asyncio WebSocket client with the websockets library's API.
+
+Code written for ``websockets.asyncio.client`` runs after changing the import::
+
+    from wskit.asyncio import connect
+
+    async with connect("ws://localhost:8765") as websocket:
+        await websocket.send("Hello")
+        print(await websocket.recv())
+
+The exceptions, :class:`State` and :class:`Headers` are re-exported so that an
+application needs this one import.
+"""
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from wskit.core.exceptions import (
+    ConcurrencyError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    DuplicateParameter,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidParameterName,
+    InvalidParameterValue,
+    InvalidState,
+    InvalidStatus,
+    InvalidURI,
+    InvalidUpgrade,
+    NegotiationError,
+    PayloadTooBig,
+    ProtocolError,
+    SecurityError,
+    UnsafeHeader,
+    WebSocketException,
+)
+from wskit.core.frames import CloseCode
+from wskit.core.headers import Headers, HeadersLike
+from wskit.core.http11 import Request, Response
+from wskit.core.protocol import State
+
+from .client import backoff, connect, process_exception, unix_connect
+from .connection import ClientConnection, Data
+from .proxy import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus, ProxyError
+
+__all__ = [
+    "ClientConnection",
+    "CloseCode",
+    "ConcurrencyError",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "Data",
+    "DuplicateParameter",
+    "Headers",
+    "HeadersLike",
+    "InvalidHandshake",
+    "InvalidHeader",
+    "InvalidHeaderFormat",
+    "InvalidHeaderValue",
+    "InvalidMessage",
+    "InvalidParameterName",
+    "InvalidParameterValue",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidState",
+    "InvalidStatus",
+    "InvalidURI",
+    "InvalidUpgrade",
+    "NegotiationError",
+    "PayloadTooBig",
+    "ProtocolError",
+    "ProxyError",
+    "Request",
+    "Response",
+    "SecurityError",
+    "State",
+    "UnsafeHeader",
+    "WebSocketException",
+    "__version__",
+    "backoff",
+    "connect",
+    "process_exception",
+    "unix_connect",
+]
 
 __version__ = "0.1.0"

@@ -7,12 +7,15 @@
  * only C code in wskit. The pure-Python twin lives in masking.py and must give
  * identical results; masking.py is the one place that imports this module.
  *
- * The loop works on the widest unit the compiler was told it may use:
- * AVX2 (32 bytes) when built with it, SSE2 (16 bytes, the x86-64 baseline),
+ * The loop works on the widest unit available: AVX2 (32 bytes) when the
+ * compiler was told it may use it, SSE2 (16 bytes, the x86-64 baseline),
  * otherwise 8 bytes through a uint64_t. The build never asks for
- * -march=native, so a wheel runs on any CPU of its architecture. Every block
- * is a multiple of 4 bytes long, so the mask phase stays aligned with the
- * block start and the tail restarts at mask[i & 3].
+ * -march=native, so a wheel runs on any CPU of its architecture; instead, on
+ * x86 with GCC or Clang, an AVX2 loop is compiled for that one function and
+ * chosen at import time when the CPU (and the OS) support it: it is about
+ * twice as fast as SSE2 on data that fits in cache. Every block is a multiple
+ * of 4 bytes long, so the mask phase stays aligned with the block start and
+ * the tail restarts at mask[i & 3].
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -21,7 +24,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__AVX2__) || defined(__SSE2__)
+#if !defined(__AVX2__) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER)
+#define WSKIT_AVX2_DISPATCH 1
+#endif
+
+#if defined(__AVX2__) || defined(__SSE2__) || defined(WSKIT_AVX2_DISPATCH)
 #include <immintrin.h>
 #endif
 
@@ -30,6 +38,28 @@
  * thread) can run meanwhile. The input stays exported (and so cannot be
  * resized) until PyBuffer_Release; the output is not yet visible to Python. */
 #define WSKIT_NOGIL_THRESHOLD (64 * 1024)
+
+#if defined(WSKIT_AVX2_DISPATCH)
+/* Set once at import: the CPU and the OS support AVX2 (libgcc's and
+ * compiler-rt's feature checks include the OS's XSAVE support for the YMM
+ * registers). Read-only afterwards, so safe without the GIL. */
+static int have_avx2 = 0;
+
+/* Mask the 32-byte blocks and return how many bytes were done. */
+__attribute__((target("avx2"))) static Py_ssize_t
+mask_avx2(const unsigned char *src, unsigned char *dst, Py_ssize_t len,
+          uint32_t mask32)
+{
+    Py_ssize_t i = 0;
+    const __m256i m = _mm256_set1_epi32((int)mask32);
+
+    for (; i + 32 <= len; i += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(v, m));
+    }
+    return i;
+}
+#endif
 
 static void
 mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t len,
@@ -44,7 +74,11 @@ mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t len,
     memcpy(&mask32, mask, 4);
     mask64 = ((uint64_t)mask32 << 32) | mask32;
 
-#if defined(__AVX2__)
+#if defined(WSKIT_AVX2_DISPATCH)
+    if (have_avx2 && len >= 32) {
+        i = mask_avx2(src, dst, len, mask32);
+    }
+#elif defined(__AVX2__)
     {
         const __m256i m = _mm256_set1_epi32((int)mask32);
         for (; i + 32 <= len; i += 32) {
@@ -172,5 +206,9 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+#if defined(WSKIT_AVX2_DISPATCH)
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
     return PyModuleDef_Init(&speedups_module);
 }

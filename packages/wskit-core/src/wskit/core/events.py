@@ -7,7 +7,6 @@ an event type then fails type checking in every front end that forgot it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .frames import Close
 from .http11 import Response
@@ -49,5 +48,5 @@ class Pong:
     data: bytes = b""
 
 
-Event = Union[Response, TextData, BinaryData, Ping, Pong, Close]
+Event = Response | TextData | BinaryData | Ping | Pong | Close
 """Everything :meth:`~wskit.core.protocol.ClientProtocol.events_received` returns."""

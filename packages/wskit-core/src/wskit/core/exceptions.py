@@ -167,7 +167,7 @@ class InvalidHandshake(WebSocketException):
 
 
 class SecurityError(InvalidHandshake):
-    """The server's response exceeded a safety limit (header count, line length, body)."""
+    """The server's response exceeded a limit: header count, line or body size."""
 
 
 class InvalidMessage(InvalidHandshake):
@@ -187,8 +187,7 @@ class InvalidStatus(InvalidHandshake):
 
     def __str__(self) -> str:
         return (
-            "server rejected WebSocket connection: "
-            f"HTTP {self.response.status_code:d}"
+            f"server rejected WebSocket connection: HTTP {self.response.status_code:d}"
         )
 
 
@@ -316,7 +315,7 @@ class PayloadTooBig(WebSocketException):
 
 
 class InvalidState(WebSocketException, AssertionError):
-    """The caller did something the connection's state forbids, e.g. send after close."""
+    """The caller did what the connection's state forbids, e.g. send after close."""
 
 
 class ConcurrencyError(WebSocketException, RuntimeError):

@@ -42,8 +42,7 @@ class Opcode(enum.IntEnum):
 
 # Lookup by the 4-bit wire value; None marks the reserved opcodes 3-7 and 11-15.
 _OPCODE_BY_VALUE: Final[tuple[Opcode | None, ...]] = tuple(
-    Opcode(value) if value in Opcode._value2member_map_ else None
-    for value in range(16)
+    Opcode(value) if value in Opcode._value2member_map_ else None for value in range(16)
 )
 
 DATA_OPCODES: Final = frozenset({Opcode.CONT, Opcode.TEXT, Opcode.BINARY})
@@ -248,7 +247,7 @@ class FrameParser:
     Feed bytes with :meth:`feed`, then call :meth:`parse` until it returns ``None``.
     """
 
-    __slots__ = ("_buf", "_pos", "_head", "_length", "_start")
+    __slots__ = ("_buf", "_head", "_length", "_pos", "_start")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -336,7 +335,9 @@ class FrameParser:
                 start = pos + 10
                 # Section 5.2: the most significant bit must be 0.
                 if length >> 63:
-                    raise ProtocolError("payload length has its most significant bit set")
+                    raise ProtocolError(
+                        "payload length has its most significant bit set"
+                    )
                 if length < 65536:
                     raise ProtocolError("payload length not minimally encoded")
             self._check_header(head, second, length, max_length, max_compressed)

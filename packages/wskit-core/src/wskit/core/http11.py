@@ -469,7 +469,7 @@ class ResponseParser:
         match = _CHUNK_SIZE_RE.fullmatch(line)
         if match is None:
             raise InvalidMessage(f"invalid chunk size line: {line!r}")
-        raw_size = match.group(1).lstrip(b"0")
+        raw_size = match.group(1).lstrip(b"0") or b"0"
         size = int(raw_size, 16) if len(raw_size) <= _MAX_DIGITS else self.max_body + 1
         if len(self._body) + size > self.max_body:
             raise SecurityError(

@@ -105,7 +105,9 @@ class ClientProtocol:
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must be None or >= 0, got {max_size}")
         self.max_size = max_size
-        self.logger = logger if logger is not None else logging.getLogger("wskit.client")
+        self.logger = (
+            logger if logger is not None else logging.getLogger("wskit.client")
+        )
         # Checked once: per-frame logging must cost nothing when it is off.
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
 
@@ -130,7 +132,9 @@ class ClientProtocol:
         self.failure: Exception | None = None
 
         self._response_parser: ResponseParser | None = (
-            ResponseParser(max_line=max_line, max_headers=max_headers, max_body=max_body)
+            ResponseParser(
+                max_line=max_line, max_headers=max_headers, max_body=max_body
+            )
             if state is State.CONNECTING
             else None
         )
@@ -359,7 +363,9 @@ class ClientProtocol:
             for extension in reversed(self.extensions):
                 frame = extension.decode(
                     frame,
-                    max_size=None if self.max_size is None else self.max_size - self._in_size,
+                    max_size=None
+                    if self.max_size is None
+                    else self.max_size - self._in_size,
                 )
         data = frame.data
         self._in_size += len(data)
@@ -436,9 +442,13 @@ class ClientProtocol:
         """
         self._check_new_message()
         self._out_fragmented = not fin
-        self._send_data(Opcode.TEXT, data.encode() if isinstance(data, str) else data, fin)
+        self._send_data(
+            Opcode.TEXT, data.encode() if isinstance(data, str) else data, fin
+        )
 
-    def send_binary(self, data: bytes | bytearray | memoryview, fin: bool = True) -> None:
+    def send_binary(
+        self, data: bytes | bytearray | memoryview, fin: bool = True
+    ) -> None:
         """Send a binary frame; see :meth:`send_text` for ``fin``.
 
         Raises:
@@ -449,7 +459,9 @@ class ClientProtocol:
         self._out_fragmented = not fin
         self._send_data(Opcode.BINARY, data, fin)
 
-    def send_continuation(self, data: bytes | bytearray | memoryview, fin: bool) -> None:
+    def send_continuation(
+        self, data: bytes | bytearray | memoryview, fin: bool
+    ) -> None:
         """Send the next frame of a fragmented message.
 
         Raises:
@@ -545,7 +557,11 @@ class ClientProtocol:
         """The close code received, 1006 without one, ``None`` until closed."""
         if self.state is not State.CLOSED:
             return None
-        return CloseCode.ABNORMAL_CLOSURE if self.close_rcvd is None else self.close_rcvd.code
+        return (
+            CloseCode.ABNORMAL_CLOSURE
+            if self.close_rcvd is None
+            else self.close_rcvd.code
+        )
 
     @property
     def close_reason(self) -> str | None:

@@ -35,6 +35,11 @@ _REG_NAME_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
 
 _PORT_RE = re.compile(r"[0-9]+")
 
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+# RFC 3986 section 3.2: the authority ends at the next "/", "?" or "#".
+_AUTHORITY_RE = re.compile(r"[^/?#]*")
+
 _DEFAULT_PORTS = {False: 80, True: 443}
 
 
@@ -202,11 +207,10 @@ def parse_uri(uri: str) -> WebSocketURI:
             uri, "fragment identifiers aren't allowed; percent-encode '#' as %23"
         )
 
-    try:
-        parsed = urllib.parse.urlsplit(uri)
-    except ValueError as exc:  # e.g. unbalanced brackets around an IPv6 address
-        raise InvalidURI(uri, str(exc)) from None
-    scheme = parsed.scheme.lower()
+    # RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
+    # compared case-insensitively.
+    match = _SCHEME_RE.match(uri)
+    scheme = match.group(1).lower() if match is not None else ""
     if scheme in ("http", "https"):
         raise InvalidURI(
             uri,
@@ -218,10 +222,17 @@ def parse_uri(uri: str) -> WebSocketURI:
         raise InvalidURI(uri, f"{got}; a WebSocket URI starts with ws:// or wss://")
     secure = scheme == "wss"
 
-    # RFC 6455 section 3: ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ]
-    if not uri[len(scheme) + 1 :].startswith("//"):
+    # RFC 6455 section 3: ws-URI = "ws:" "//" host [ ":" port ] path [ "?" query ].
+    # The authority is split here rather than by urllib, whose checks of IPv6
+    # literals differ between Python versions.
+    rest = uri[len(scheme) + 1 :]
+    if not rest.startswith("//"):
         raise InvalidURI(uri, f"missing '//' after '{scheme}:'")
-    userinfo, raw_host, raw_port = _split_authority(uri, parsed.netloc)
+    match = _AUTHORITY_RE.match(rest, 2)
+    assert match is not None  # the pattern matches the empty string
+    rest = rest[match.end() :]
+    path, _, raw_query = rest.partition("?")
+    userinfo, raw_host, raw_port = _split_authority(uri, match.group())
     host = _parse_host(uri, raw_host)
     port = _parse_port(uri, raw_port, secure)
 
@@ -233,6 +244,6 @@ def parse_uri(uri: str) -> WebSocketURI:
     # characters as UTF-8. ASCII characters that RFC 3986 never allows (such as
     # "<>\\^`{|}) are percent-encoded too, as browsers do; reserved characters and
     # existing %XX escapes stay as they are.
-    path = urllib.parse.quote(parsed.path, safe=_SAFE)
-    query = urllib.parse.quote(parsed.query, safe=_SAFE)
+    path = urllib.parse.quote(path, safe=_SAFE)
+    query = urllib.parse.quote(raw_query, safe=_SAFE)
     return WebSocketURI(secure, host, port, path, query, username, password)

@@ -34,7 +34,7 @@ class Extension(Protocol):
 
         Args:
             frame: A data frame (TEXT, BINARY or CONT) as parsed.
-            max_size: The most bytes the decoded payload may hold; ``None`` for no limit.
+            max_size: The most bytes the decoded payload may hold; ``None``: no limit.
 
         Raises:
             PayloadTooBig: The decoded payload would exceed ``max_size``.

@@ -45,6 +45,10 @@ _NAME: Final = ExtensionName("permessage-deflate")
 # block's LEN and NLEN); the sender removes them, the receiver appends them again.
 _TAIL: Final = b"\x00\x00\xff\xff"
 
+# What may follow a block with BFINAL set at the end of a message: nothing, or the
+# empty stored block of RFC 7692 section 7.2.3.4, with or without its first byte.
+_AFTER_BFINAL: Final = (b"", _TAIL, b"\x00" + _TAIL)
+
 # Below this many bytes, appending _TAIL to the payload (a copy) and inflating once
 # is faster than a second decompress() call; above it, the copy costs more.
 _JOIN_LIMIT: Final = 2048
@@ -228,14 +232,17 @@ class PerMessageDeflate:
             ) from exc
 
         if fin and (self.remote_no_context_takeover or decoder.eof):
-            if decoder.eof and decoder.unused_data not in (b"", _TAIL):
+            if decoder.eof and decoder.unused_data not in _AFTER_BFINAL:
                 # RFC 7692 section 7.2.3.4 lets a sender end a message with a
-                # BFINAL block; anything after it belongs to no stream.
+                # BFINAL block, then the 0x00 of an empty block; anything else
+                # after it belongs to no stream.
                 raise ProtocolError(
                     "decompression failed: data after the end of the deflate stream"
                 )
             # Section 7.1.1.1: without context takeover each message starts from an
-            # empty window. After a BFINAL block the stream is over either way.
+            # empty window. After a BFINAL block the stream is over either way:
+            # zlib cannot continue it, so the next message starts a new one (a
+            # sender that ends its streams cannot refer to earlier messages).
             self._decoder = None
         return Frame(opcode, out, fin, False, frame.rsv2, frame.rsv3)
 
