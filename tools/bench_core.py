@@ -68,13 +68,13 @@ class Row:
     units: int = 1  # frames per call, for frames/s
 
 
-def measure(fn: Callable[[], object], settings: Settings) -> Timing:
-    """Time fn: calibrate the number of calls per repeat, then repeat.
+def measure(settings: Settings, fn: Callable[..., object], *args: Any) -> Timing:
+    """Time fn(*args): calibrate the number of calls per repeat, then repeat.
 
     timeit disables the garbage collector while timing, so a collection that a
     previous benchmark provoked does not land in this one.
     """
-    timer = timeit.Timer(fn)
+    timer = timeit.Timer(lambda: fn(*args))
     number = 1
     while True:
         elapsed = timer.timeit(number)
@@ -147,11 +147,11 @@ def bench_masking(settings: Settings) -> list[Row]:
         data = os.urandom(size)
         buffer = bytearray(data)
         row = Row(size)
-        row.timings["copy"] = measure(lambda: bytes(buffer), settings)
+        row.timings["copy"] = measure(settings, bytes, buffer)
         row.timings["c"] = (
-            None if c_mask is None else measure(lambda: c_mask(data, MASK_KEY), settings)
+            None if c_mask is None else measure(settings, c_mask, data, MASK_KEY)
         )
-        row.timings["python"] = measure(lambda: py_mask(data, MASK_KEY), settings)
+        row.timings["python"] = measure(settings, py_mask, data, MASK_KEY)
         rows.append(row)
     return rows
 
@@ -164,6 +164,7 @@ def masking_table(rows: list[Row]) -> str:
     body = []
     for row in rows:
         c, copy = row.timings.get("c"), row.timings["copy"]
+        assert copy is not None
         body.append(
             [
                 human_size(row.size),
@@ -214,7 +215,7 @@ def bench_serialize(settings: Settings) -> list[Row]:
         data = os.urandom(size)
         row = Row(size)
         for name, serialize in contenders.items():
-            row.timings[name] = measure(lambda s=serialize: s(data), settings)  # type: ignore[misc]
+            row.timings[name] = measure(settings, serialize, data)
         rows.append(row)
     return rows
 
@@ -256,9 +257,7 @@ def parsers() -> dict[str, Callable[[list[bytes]], int]]:
         client_protocol, state_open = protocol.ClientProtocol, protocol.State.OPEN
 
         def wskit_protocol(chunks: list[bytes]) -> int:
-            proto = client_protocol(
-                "ws://localhost/", state=state_open, max_size=None
-            )
+            proto = client_protocol("ws://localhost/", state=state_open, max_size=None)
             total = 0
             for chunk in chunks:
                 proto.receive_data(chunk)
@@ -271,9 +270,7 @@ def parsers() -> dict[str, Callable[[list[bytes]], int]]:
     ws_client = optional_module("websockets.client")
     if ws_client is not None:
         ws_open = importlib.import_module("websockets.protocol").OPEN
-        ws_uri = importlib.import_module("websockets.uri").parse_uri(
-            "ws://localhost/"
-        )
+        ws_uri = importlib.import_module("websockets.uri").parse_uri("ws://localhost/")
 
         def websockets_protocol(chunks: list[bytes]) -> int:
             proto = ws_client.ClientProtocol(ws_uri, state=ws_open, max_size=None)
@@ -324,7 +321,7 @@ def bench_parse(settings: Settings) -> list[Row]:
                 )
                 row.timings[name] = None
                 continue
-            row.timings[name] = measure(lambda p=parse: p(chunks), settings)  # type: ignore[misc]
+            row.timings[name] = measure(settings, parse, chunks)
         rows.append(row)
     return rows
 

@@ -1,7 +1,9 @@
 """Autobahn|Testsuite echo agent on the websockets library's sync client.
 
-A reference agent for proving the harness:
-``python conformance/autobahn/agent_websockets.py --url ws://127.0.0.1:9001 --agent websockets``
+A reference agent for proving the harness::
+
+    python conformance/autobahn/agent_websockets.py \\
+        --url ws://127.0.0.1:9001 --agent websockets
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from pathlib import Path
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import dance  # noqa: E402
+from conformance.autobahn import dance
 
 __all__ = ["MAX_SIZE", "echo", "read_text"]
 

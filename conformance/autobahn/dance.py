@@ -79,7 +79,9 @@ def run_dance(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The agents' common command line."""
     parser = argparse.ArgumentParser(description="Autobahn|Testsuite echo agent")
-    parser.add_argument("--url", default="ws://127.0.0.1:9001", help="fuzzing server URL")
+    parser.add_argument(
+        "--url", default="ws://127.0.0.1:9001", help="fuzzing server URL"
+    )
     parser.add_argument("--agent", required=True, help="agent name in the reports")
     parser.add_argument("--cases", default=None, help='case numbers, e.g. "1-10,15"')
     return parser.parse_args(argv)

@@ -155,20 +155,22 @@ def _run(
     timeout: float,
     *,
     check: bool = True,
-    capture: bool = True,
-    input_bytes: bytes | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``argv``, output captured; fail on timeout, and on non-zero if ``check``."""
     try:
         result = subprocess.run(
             list(argv),
             timeout=timeout,
             text=True,
-            capture_output=capture,
-            input=None if input_bytes is None else input_bytes.decode(),
+            capture_output=True,
             check=False,
+            env=None if env is None else dict(env),
         )
     except subprocess.TimeoutExpired as exc:
-        raise HarnessError(f"timed out after {timeout:.0f}s: {shlex.join(argv)}") from exc
+        raise HarnessError(
+            f"timed out after {timeout:.0f}s: {shlex.join(argv)}"
+        ) from exc
     except FileNotFoundError as exc:
         raise HarnessError(f"not found: {argv[0]}") from exc
     if check and result.returncode != 0:
@@ -257,7 +259,9 @@ def _stage_context(interpreter: str, work: Path, ca_dir: Path | None) -> Path:
 
 
 def build_image(
-    interpreter: str = "cpython", work: Path = DEFAULT_WORK, ca_dir: Path | None = HOST_CA_DIR
+    interpreter: str = "cpython",
+    work: Path = DEFAULT_WORK,
+    ca_dir: Path | None = HOST_CA_DIR,
 ) -> str:
     """Build the server image unless an image of the same inputs exists."""
     base = ensure_base_image()
@@ -284,7 +288,9 @@ def build_image(
 
 def _find_python27() -> str:
     candidates = [os.environ.get("AUTOBAHN_PYTHON27", ""), "python2.7", "python2"]
-    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/2.7*/bin/python2.7"))
+    candidates += sorted(
+        str(p) for p in Path.home().glob(".pyenv/versions/2.7*/bin/python2.7")
+    )
     for candidate in filter(None, candidates):
         path = shutil.which(candidate) or candidate
         probe = [path, "-c", "import sys; assert sys.version_info[:2] == (2, 7)"]
@@ -309,11 +315,26 @@ def ensure_local_venv(work: Path = DEFAULT_WORK) -> Path:
     shutil.rmtree(venv, ignore_errors=True)
     tool = work / "virtualenv-tool"
     if not (tool / "virtualenv").is_dir():
-        pip = [sys.executable, "-m", "pip", "install", "--target", str(tool), VIRTUALENV_PIN]
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(tool),
+            VIRTUALENV_PIN,
+        ]
         _run(pip, DOWNLOAD_TIMEOUT)
-    env_argv = [sys.executable, "-m", "virtualenv", "--python", _find_python27(), str(venv)]
+    env_argv = [
+        sys.executable,
+        "-m",
+        "virtualenv",
+        "--python",
+        _find_python27(),
+        str(venv),
+    ]
     env = {**os.environ, "PYTHONPATH": str(tool)}
-    _run_env(env_argv, env, DOWNLOAD_TIMEOUT)
+    _run(env_argv, DOWNLOAD_TIMEOUT, env=env)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     requirements = work / "requirements-cpython.txt"
     requirements.write_text("\n".join(pins) + "\n")
@@ -322,17 +343,6 @@ def ensure_local_venv(work: Path = DEFAULT_WORK) -> Path:
     _run([*pip, "--no-deps", AUTOBAHNTESTSUITE], DOWNLOAD_TIMEOUT)
     stamp.write_text(stamp_text)
     return python
-
-
-def _run_env(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> None:
-    try:
-        result = subprocess.run(
-            list(argv), env=dict(env), capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise HarnessError(f"timed out: {shlex.join(argv)}") from exc
-    if result.returncode != 0:
-        raise HarnessError(f"exit {result.returncode}: {shlex.join(argv)}\n{result.stderr}")
 
 
 # -- spec and server -------------------------------------------------------
@@ -359,7 +369,13 @@ class Server:
     def alive(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
-        argv = ["docker", "inspect", "--format", "{{.State.Running}}", str(self.container)]
+        argv = [
+            "docker",
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            str(self.container),
+        ]
         result = _run(argv, DOCKER_TIMEOUT, check=False)
         return result.stdout.strip() == "true"
 
@@ -375,7 +391,9 @@ class Server:
         if self.container is not None:
             logs = _run(["docker", "logs", self.container], DOCKER_TIMEOUT, check=False)
             self.log.write_text(logs.stdout + logs.stderr)
-            _run(["docker", "rm", "--force", self.container], DOCKER_TIMEOUT, check=False)
+            _run(
+                ["docker", "rm", "--force", self.container], DOCKER_TIMEOUT, check=False
+            )
 
 
 def _start_docker(tag: str, reports: Path, spec_name: str) -> Server:
@@ -384,7 +402,8 @@ def _start_docker(tag: str, reports: Path, spec_name: str) -> Server:
         "docker", "run", "--detach", "--name", name, "--network", "host",
         "--user", f"{os.getuid()}:{os.getgid()}",
         "--volume", f"{reports}:{CONTAINER_REPORTS}", tag,
-        "-m", "fuzzingserver", "-s", f"{CONTAINER_REPORTS}/{spec_name}", "--webport", "0",
+        "-m", "fuzzingserver", "-s", f"{CONTAINER_REPORTS}/{spec_name}",
+        "--webport", "0",
     ]  # fmt: skip
     _run(argv, DOCKER_TIMEOUT)
     return Server("docker", reports / "server.log", container=name)
@@ -397,8 +416,18 @@ def _start_local(python: Path, reports: Path, spec: Path) -> Server:
         "-m", "fuzzingserver", "-s", str(spec), "--webport", "0",
     ]  # fmt: skip
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=reports, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=reports, stdout=out, stderr=subprocess.STDOUT
+        )
     return Server("local", log, process=process)
+
+
+def _port_in_use(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for_port(server: Server, port: int, timeout: float = START_TIMEOUT) -> None:
@@ -525,7 +554,9 @@ def run_agents(
         _log(f"agent {agent.name}: {shlex.join(argv)}")
         started = time.monotonic()
         try:
-            code: int | None = subprocess.run(argv, timeout=timeout, check=False).returncode
+            code: int | None = subprocess.run(
+                argv, timeout=timeout, check=False
+            ).returncode
         except subprocess.TimeoutExpired:
             code = None
         seconds = time.monotonic() - started
@@ -560,12 +591,19 @@ def _sorted_cases(cases: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def _server(
-    mode: str, interpreter: str, reports: Path, port: int, cases: Sequence[str], work: Path
+    mode: str,
+    interpreter: str,
+    reports: Path,
+    port: int,
+    cases: Sequence[str],
+    work: Path,
 ) -> Iterator[tuple[Server, str]]:
     clients = reports / "clients"
     shutil.rmtree(clients, ignore_errors=True)
     clients.mkdir(parents=True)
     spec = reports / "fuzzingserver.json"
+    if _port_in_use(port):
+        raise HarnessError(f"{HOST}:{port} is already in use (a stale server?)")
     if mode == "docker":
         ensure_docker()
         tag = build_image(interpreter, work)
@@ -609,10 +647,20 @@ def run(
         counts = dict(Counter(per_case.values()).most_common())
         close_counts = dict(Counter(close.values()).most_common())
         results.append(
-            AgentResult(agent.name, code, round(seconds, 1), counts, close_counts, per_case, close)
+            AgentResult(
+                agent.name,
+                code,
+                round(seconds, 1),
+                counts,
+                close_counts,
+                per_case,
+                close,
+            )
         )
     seconds = round(time.monotonic() - started, 1)
-    return RunResult(mode, interpreter, label, url, list(cases), case_count, seconds, results)
+    return RunResult(
+        mode, interpreter, label, url, list(cases), case_count, seconds, results
+    )
 
 
 # -- command line ----------------------------------------------------------
@@ -620,23 +668,41 @@ def run(
 
 def _default_agent() -> Agent:
     script = str(HERE / "agent_websockets.py")
-    return Agent("websockets", (sys.executable, script, "--url", "{url}", "--agent", "{agent}"))
+    return Agent(
+        "websockets", (sys.executable, script, "--url", "{url}", "--agent", "{agent}")
+    )
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=("docker", "local"), default="docker")
-    parser.add_argument("--interpreter", choices=sorted(INTERPRETERS), default="cpython",
-                        help="Python 2.7 implementation in the image (docker mode)")
-    parser.add_argument("--agent", action="append", default=[], metavar="NAME=COMMAND",
-                        help="agent command with {url} and {agent}; repeatable")
+    parser.add_argument(
+        "--interpreter",
+        choices=sorted(INTERPRETERS),
+        default="cpython",
+        help="Python 2.7 implementation in the image (docker mode)",
+    )
+    parser.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="agent command with {url} and {agent}; repeatable",
+    )
     parser.add_argument("--cases", default="*", help='case patterns, e.g. "1.*,2.*"')
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help="cache: build contexts, downloads, virtualenv")
-    parser.add_argument("--build-only", action="store_true",
-                        help="build (or reuse) the image or virtualenv and exit")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="cache: build contexts, downloads, virtualenv",
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build (or reuse) the image or virtualenv and exit",
+    )
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
     parser.add_argument("--verbose", action="store_true", help="print every case")
     return parser.parse_args(argv)
@@ -644,11 +710,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _print_result(result: RunResult, verbose: bool) -> None:
     print(f"mode={result.mode} interpreter={result.interpreter} server={result.server}")
-    print(f"cases={result.case_count} patterns={','.join(result.cases)} seconds={result.seconds}")
+    patterns = ",".join(result.cases)
+    print(f"cases={result.case_count} patterns={patterns} seconds={result.seconds}")
     for agent in result.agents:
         counts = " ".join(f"{k}={v}" for k, v in agent.counts.items())
-        print(f"{agent.name}: exit={agent.exit_code} seconds={agent.seconds} "
-              f"results={len(agent.cases)} {counts}")
+        print(
+            f"{agent.name}: exit={agent.exit_code} seconds={agent.seconds} "
+            f"results={len(agent.cases)} {counts}"
+        )
         for case, behavior in agent.cases.items():
             if verbose or behavior not in ("OK", "INFORMATIONAL"):
                 print(f"  {case}: {behavior} (close {agent.close[case]})")
@@ -666,8 +735,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(ensure_local_venv(args.work))
             return 0
         agents = [Agent.parse(a) for a in args.agent] or [_default_agent()]
-        result = run(agents, args.server, args.interpreter, cases, args.reports,
-                     args.port, args.work)
+        result = run(
+            agents,
+            args.server,
+            args.interpreter,
+            cases,
+            args.reports,
+            args.port,
+            args.work,
+        )
     except HarnessError as exc:
         print(f"autobahn: error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ with the given arguments (Python 2.7 / PyPy 2.7).
 Environment: WSTEST_LISTEN_INTERFACE overrides the interface (default
 127.0.0.1).
 """
-from __future__ import print_function
 
 import os
 import sys
@@ -29,7 +28,9 @@ def _bound(method_name):
         # listenSSL(port, factory, contextFactory, backlog, interface)
         positional = 1 if method_name == "listenTCP" else 2
         args = args[:positional]
-        return original(self, port, factory, *args, interface=LISTEN_INTERFACE, **kwargs)
+        return original(
+            self, port, factory, *args, interface=LISTEN_INTERFACE, **kwargs
+        )
 
     listen.__name__ = method_name
     return listen
@@ -45,8 +46,10 @@ def main(argv=None):
     bind_listeners()
     from autobahntestsuite import wstest
 
-    sys.argv = ["wstest"] + list(sys.argv[1:] if argv is None else argv)
-    print("wstest_local: listening on %s only" % LISTEN_INTERFACE)
+    args = sys.argv[1:] if argv is None else argv
+    sys.argv = ["wstest"]
+    sys.argv.extend(args)
+    sys.stdout.write("wstest_local: listening on " + LISTEN_INTERFACE + " only\n")
     sys.stdout.flush()
     return wstest.run()
 

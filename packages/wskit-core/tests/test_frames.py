@@ -347,3 +347,19 @@ class TestClose:
 def test_frame_str() -> None:
     assert str(Frame(Opcode.TEXT, b"abc", fin=False)) == "TEXT 3 bytes [continued]"
     assert str(Frame(Opcode.PING, b"")) == "PING 0 bytes"
+
+
+def test_key_pool_dropped_after_fork() -> None:
+    # _drop_keys runs in a forked child (os.register_at_fork): the child then
+    # draws from a fresh block instead of replaying its parent's keys.
+    from wskit.core import frames
+
+    serialize_frame(Opcode.BINARY, b"")
+    remaining = frames._keys[frames._keys_pos :]
+    frames._drop_keys()
+    assert frames._keys == b""
+    key = serialize_frame(Opcode.BINARY, b"")[0][2:6]
+    assert len(frames._keys) == frames._KEY_BLOCK
+    assert frames._keys_pos == 4
+    assert key == frames._keys[:4]
+    assert remaining[:4] != key or remaining[4:8] != frames._keys[4:8]

@@ -131,7 +131,10 @@ class WebsocketsPeer:
         out = b""
         for frame in frames:
             ref = ReferenceFrame(
-                ReferenceOpcode(frame.opcode), frame.data, fin=frame.fin, rsv1=frame.rsv1
+                ReferenceOpcode(frame.opcode),
+                frame.data,
+                fin=frame.fin,
+                rsv1=frame.rsv1,
             )
             out += bytes(self.ext.decode(ref).data)
         return out
@@ -140,7 +143,7 @@ class WebsocketsPeer:
 class WsprotoPeer:
     """The server's side, implemented by wsproto (which never flushes mid-message)."""
 
-    proto = SimpleNamespace(client=False)
+    proto: Any = SimpleNamespace(client=False)
 
     def __init__(self, ext: PerMessageDeflate) -> None:
         self.ext = WsprotoPerMessageDeflate(
@@ -480,7 +483,7 @@ def test_eight_bit_client_window_is_honoured(lnct: bool) -> None:
 
 def test_strict_inflate_detects_a_larger_window() -> None:
     # The check above is meaningful: a 15-bit window fails it.
-    base = bytes(random.Random(15).getrandbits(8) for _ in range(400))
+    base = random.Random(15).randbytes(400)
     compressor = zlib.compressobj(wbits=-15)
     payload = compressor.compress(base * 4) + compressor.flush(zlib.Z_SYNC_FLUSH)
     with pytest.raises(zlib.error, match="invalid distance too far back"):
@@ -514,6 +517,7 @@ def zeros_bomb(size: int) -> bytes:
     compressor = zlib.compressobj(9, wbits=-15)
     chunk = bytes(1 << 20)
     parts = [compressor.compress(chunk) for _ in range(size >> 20)]
+    parts.append(compressor.compress(bytes(size & 0xFFFFF)))
     parts.append(compressor.flush(zlib.Z_SYNC_FLUSH))
     return b"".join(parts)[:-4]
 
@@ -530,8 +534,10 @@ def test_decompression_bomb_bounded_memory() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # The limit plus zlib's state and buffers, nowhere near 100 MiB.
-    assert peak < max_size + (1 << 20)
+    # zlib stops one byte past the limit. CPython gathers that output in blocks
+    # and joins them, so the peak is twice the limit plus zlib's own state: about
+    # 2 MiB, nowhere near 100 MiB.
+    assert peak < 2 * max_size + (256 << 10)
 
 
 def test_decompression_bomb_across_frames() -> None:
@@ -546,7 +552,7 @@ def test_decompression_bomb_across_frames() -> None:
 
 def test_small_bomb_in_one_call() -> None:
     # A payload short enough to be joined with the tail before inflating.
-    bomb = zeros_bomb(2 << 20)
+    bomb = zeros_bomb(2_000_000)
     assert len(bomb) < 2048
     ext = PerMessageDeflate(False, False, 15, 15)
     with pytest.raises(PayloadTooBig):
@@ -589,7 +595,9 @@ def stored_block_cut_before_tail(size: int) -> tuple[bytes, bytes]:
     comes out when the receiver appends the tail.
     """
     message = random.Random(size).randbytes(size - 4) + TAIL
-    header = b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+    header = (
+        b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+    )
     return message, header + message[:-4]
 
 
@@ -652,7 +660,9 @@ messages = st.lists(
         st.one_of(
             st.binary(max_size=3000),
             st.builds(
-                lambda chunk, n: chunk * n, st.binary(min_size=1, max_size=40), st.integers(1, 200)
+                lambda chunk, n: chunk * n,
+                st.binary(min_size=1, max_size=40),
+                st.integers(1, 200),
             ),
         ),
         st.lists(st.integers(0, 1500), max_size=6),
@@ -732,7 +742,9 @@ def test_property_compressed_payload_cut_anywhere(
         ),
     ],
 )
-def test_request_params(kwargs: dict[str, Any], params: list[ExtensionParameter]) -> None:
+def test_request_params(
+    kwargs: dict[str, Any], params: list[ExtensionParameter]
+) -> None:
     factory = ClientPerMessageDeflateFactory(**kwargs)
     assert factory.name == "permessage-deflate"
     assert factory.get_request_params() == params
@@ -855,6 +867,7 @@ def test_response_accepted(
         ({}, [("server_max_window_bits", "09")], InvalidParameterValue, "09"),
         ({}, [("server_max_window_bits", "+9")], InvalidParameterValue, r"\+9"),
         ({}, [("server_max_window_bits", " 9")], InvalidParameterValue, " 9"),
+        ({}, [("server_max_window_bits", "\u0669")], InvalidParameterValue, "\u0669"),
         ({}, [("client_max_window_bits", None)], InvalidParameterValue, "missing"),
         ({}, [("client_max_window_bits", "abc")], InvalidParameterValue, "abc"),
         ({}, [("client_max_window_bits", "")], InvalidParameterValue, "empty"),

@@ -513,6 +513,26 @@ class TestCompression:
         frames = client_frames(protocol.data_to_send())
         assert struct.unpack("!H", frames[-1][3][:2])[0] == 1002
 
+    def test_rsv1_on_control_frame(self) -> None:
+        protocol = self.deflate_protocol()
+        protocol.receive_data(server_frame(0x9, b"", rsv=0b100))
+        assert protocol.events_received() == []
+        frames = client_frames(protocol.data_to_send())
+        assert struct.unpack("!H", frames[-1][3][:2])[0] == 1002
+
+    def test_bomb_reports_the_real_limit(self) -> None:
+        protocol = self.deflate_protocol()
+        protocol.max_size = 1000
+        compressor = zlib.compressobj(wbits=-15)
+        first = compressor.compress(bytes(600)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        second = compressor.compress(bytes(600)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        protocol.receive_data(
+            server_frame(0x2, first, fin=False, rsv=0b100)
+            + server_frame(0x0, second[:-4])
+        )
+        assert isinstance(protocol.failure, PayloadTooBig)
+        assert protocol.failure.max_size == 1000
+
     def test_rsv2_refused_even_with_extension(self) -> None:
         protocol = self.deflate_protocol()
         protocol.receive_data(server_frame(0x2, b"x", rsv=0b010))

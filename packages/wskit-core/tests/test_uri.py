@@ -35,7 +35,10 @@ from wskit.core.uri import WebSocketURI, parse_uri
         ("ws://user:@h/", WebSocketURI(False, "h", 80, "/", "", "user", "")),
         ("ws://:pass@h/", WebSocketURI(False, "h", 80, "/", "", "", "pass")),
         # Reserved characters and existing escapes are kept as is.
-        ("ws://h/a%2Fb;c=d@e:f!$&'()*+,=", WebSocketURI(False, "h", 80, "/a%2Fb;c=d@e:f!$&'()*+,=", "")),
+        (
+            "ws://h/a%2Fb;c=d@e:f!$&'()*+,=",
+            WebSocketURI(False, "h", 80, "/a%2Fb;c=d@e:f!$&'()*+,=", ""),
+        ),
     ],
 )
 def test_parse_uri(uri: str, expected: WebSocketURI) -> None:
@@ -141,7 +144,10 @@ def test_is_frozen_and_slotted() -> None:
         ("ws://ex\\ample/", "contains invalid characters"),
         ("ws://a..\xe9/", "isn't a valid internationalized domain name"),
         ("ws://" + "\xe9" * 64 + "/", "isn't a valid internationalized domain name"),
-        ("ws://user@h/", "user name given without a password; write ws://user:password@host"),
+        (
+            "ws://user@h/",
+            "user name given without a password; write ws://user:password@host",
+        ),
         ("ws://us%3Aer:p@h/", "user name contains ':'"),
         ("ws://u:%FF@h/", "percent-encoded bytes that aren't UTF-8"),
     ],

@@ -121,12 +121,17 @@ def process_exception(exc: Exception) -> Exception | None:
         return None
     if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
         return None
-    if isinstance(exc, InvalidStatus) and exc.response.status_code in (500, 502, 503, 504):
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in (
+        500,
+        502,
+        503,
+        504,
+    ):
         return None
     return exc
 
 
-class connect:  # noqa: N801 - spelt like a function, as in the websockets library
+class connect:
     """Connect to the WebSocket server at ``uri``.
 
     ``await connect(...)`` returns a :class:`ClientConnection` that you close;
@@ -200,7 +205,7 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
         close_timeout: float | None = 10,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
         max_size: int | None = 2**20,
-        max_queue: int | None | tuple[int | None, int | None] = 16,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
         create_connection: type[ClientConnection] | None = None,
@@ -209,7 +214,9 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
         self.uri = uri
         self.ws_uri = parse_uri(uri)
         if not self.ws_uri.secure and kwargs.get("ssl") is not None:
-            raise ValueError("ssl argument is incompatible with a ws:// URI; use wss://")
+            raise ValueError(
+                "ssl argument is incompatible with a ws:// URI; use wss://"
+            )
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
         if compression == "deflate":
@@ -235,8 +242,12 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
         self.max_size = max_size
         self.max_queue = max_queue
         self.write_limit = write_limit
-        self.logger = logger if logger is not None else logging.getLogger("wskit.client")
-        self.connection_class = ClientConnection if create_connection is None else create_connection
+        self.logger = (
+            logger if logger is not None else logging.getLogger("wskit.client")
+        )
+        self.connection_class = (
+            ClientConnection if create_connection is None else create_connection
+        )
         self.create_connection_kwargs = kwargs
 
     def factory(self) -> ClientConnection:
@@ -301,7 +312,9 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
             new_uri = "wss://" + new_uri[8:]
         new = parse_uri(new_uri)
         if self.create_connection_kwargs.get("sock") is not None:
-            return ValueError(f"cannot follow redirect to {new_uri} with a preexisting socket")
+            return ValueError(
+                f"cannot follow redirect to {new_uri} with a preexisting socket"
+            )
         if old.secure and not new.secure:
             return SecurityError(
                 f"refusing to follow redirect from wss:// to insecure {new_uri}: "
@@ -311,7 +324,8 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
             kwargs = self.create_connection_kwargs
             if kwargs.get("unix", False):
                 return ValueError(
-                    f"cannot follow cross-origin redirect to {new_uri} with a Unix socket"
+                    f"cannot follow cross-origin redirect to {new_uri} "
+                    "with a Unix socket"
                 )
             if kwargs.get("host") is not None or kwargs.get("port") is not None:
                 return ValueError(
@@ -331,7 +345,9 @@ class connect:  # noqa: N801 - spelt like a function, as in the websockets libra
         for _ in range(MAX_REDIRECTS + 1):
             connection = await self.open_tcp_connection()
             try:
-                await connection.handshake(self.additional_headers, self.user_agent_header)
+                await connection.handshake(
+                    self.additional_headers, self.user_agent_header
+                )
             except asyncio.CancelledError:
                 connection.abort()
                 raise
@@ -453,4 +469,3 @@ def unix_connect(
     if uri is None:
         uri = "ws://localhost/" if kwargs.get("ssl") is None else "wss://localhost/"
     return connect(uri=uri, unix=True, path=path, **kwargs)
-

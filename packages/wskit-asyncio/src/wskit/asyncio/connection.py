@@ -69,7 +69,7 @@ class ClientConnection(ConnectionIO):
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
-        max_queue: int | None | tuple[int | None, int | None] = 16,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
     ) -> None:
         super().__init__(
@@ -160,7 +160,9 @@ class ClientConnection(ConnectionIO):
     # Receiving.
 
     @overload
-    async def recv(self, timeout: float | None = ..., *, decode: Literal[True]) -> str: ...
+    async def recv(
+        self, timeout: float | None = ..., *, decode: Literal[True]
+    ) -> str: ...
 
     @overload
     async def recv(
@@ -168,9 +170,13 @@ class ClientConnection(ConnectionIO):
     ) -> bytes: ...
 
     @overload
-    async def recv(self, timeout: float | None = ..., decode: bool | None = ...) -> Data: ...
+    async def recv(
+        self, timeout: float | None = ..., decode: bool | None = ...
+    ) -> Data: ...
 
-    async def recv(self, timeout: float | None = None, decode: bool | None = None) -> Data:
+    async def recv(
+        self, timeout: float | None = None, decode: bool | None = None
+    ) -> Data:
         """Receive the next message.
 
         Messages that arrived before the closing handshake are still returned;
@@ -366,7 +372,9 @@ class ClientConnection(ConnectionIO):
         elif isinstance(fragment, _BytesLike) and not is_str:
             self.protocol.send_continuation(fragment, fin=False)
         else:
-            raise TypeError("fragments of one message must all be str or all bytes-like")
+            raise TypeError(
+                "fragments of one message must all be str or all bytes-like"
+            )
         self.send_data()
         await self.drain()
 
@@ -391,7 +399,9 @@ class ClientConnection(ConnectionIO):
 
     # Closing.
 
-    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+    async def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = ""
+    ) -> None:
         """Perform the closing handshake and wait for the TCP connection to close.
 
         Waiting is bounded by ``close_timeout``: then the connection is aborted.
@@ -407,7 +417,9 @@ class ClientConnection(ConnectionIO):
         protocol = self.protocol
         if protocol.state is State.OPEN:
             if self.send_in_progress is not None:
-                protocol.fail(CloseCode.INTERNAL_ERROR, "close during fragmented message")
+                protocol.fail(
+                    CloseCode.INTERNAL_ERROR, "close during fragmented message"
+                )
             else:
                 protocol.send_close(code, reason)
             self.send_data()
@@ -430,7 +442,9 @@ class ClientConnection(ConnectionIO):
 
     # Pings.
 
-    async def ping(self, data: str | bytes | bytearray | memoryview | None = None) -> Awaitable[float]:
+    async def ping(
+        self, data: str | bytes | bytearray | memoryview | None = None
+    ) -> Awaitable[float]:
         """Send a ping.
 
         Args:
@@ -455,7 +469,9 @@ class ClientConnection(ConnectionIO):
         elif data is None:
             payload = None
         else:
-            raise TypeError(f"ping data must be str or bytes-like, not {type(data).__name__}")
+            raise TypeError(
+                f"ping data must be str or bytes-like, not {type(data).__name__}"
+            )
         if self.protocol.state is not State.OPEN:
             await self._raise_closed()
         if payload is not None and payload in self.pending_pings:
@@ -487,7 +503,9 @@ class ClientConnection(ConnectionIO):
         elif isinstance(data, _BytesLike):
             payload = bytes(data)
         else:
-            raise TypeError(f"pong data must be str or bytes-like, not {type(data).__name__}")
+            raise TypeError(
+                f"pong data must be str or bytes-like, not {type(data).__name__}"
+            )
         if self.protocol.state is not State.OPEN:
             await self._raise_closed()
         self.protocol.send_pong(payload)
@@ -604,16 +622,15 @@ class ClientConnection(ConnectionIO):
         await self.response_rcvd
         self.response = protocol.response
         exc = protocol.handshake_exc
-        if exc is None and protocol.state is not State.OPEN:
+        if exc is None and protocol.response is None:
+            # The connection was lost before any response: a network failure,
+            # which reconnecting may fix (see process_exception).
             exc = InvalidMessage("connection closed while reading the HTTP response")
+        if (
+            isinstance(exc, InvalidMessage)
+            and protocol.response is None
+            and exc.__cause__ is None
+        ):
             exc.__cause__ = EOFError("connection closed before the response")
         if exc is not None:
-            if (
-                isinstance(exc, InvalidMessage)
-                and protocol.response is None
-                and exc.__cause__ is None
-            ):
-                # No response at all: a network failure, which reconnecting may fix.
-                exc.__cause__ = EOFError("connection closed before the response")
             raise exc
-

@@ -18,14 +18,13 @@ import asyncio
 import codecs
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Union
 
 from wskit.core.events import BinaryData, TextData
 from wskit.core.exceptions import ConcurrencyError
 
 __all__ = ["Assembler", "DataFrame"]
 
-DataFrame = Union[TextData, BinaryData]
+DataFrame = TextData | BinaryData
 """A frame of a data message, as the core delivers it."""
 
 
@@ -134,17 +133,19 @@ class Assembler:
         frames = self.frames
         if self.complete:
             # Fast path: a whole message is buffered; return it without waiting.
-            frame = frames.popleft()
-            if frame.final:
+            first = frames.popleft()
+            if first.final:
                 self.complete -= 1
                 if self.paused and len(frames) <= self.low:  # type: ignore[operator]
                     self.paused = False
                     self.resume()
-                return _convert(frame, frame.data, decode)
-            parts = [frame]
-            while not frame.final:
+                return _convert(first, first.data, decode)
+            parts = [first]
+            while True:
                 frame = frames.popleft()
                 parts.append(frame)
+                if frame.final:
+                    break
             self.complete -= 1
             self._maybe_resume()
             return self._join(parts, decode)

@@ -106,12 +106,16 @@ async def _http_tunnel(
         raise InvalidProxyStatus(status_code, reason)
 
 
-async def _socks5_tunnel(reader: _HandshakeReader, proxy: Proxy, uri: WebSocketURI) -> None:
+async def _socks5_tunnel(
+    reader: _HandshakeReader, proxy: Proxy, uri: WebSocketURI
+) -> None:
     write = reader.transport.write
     write(build_socks5_greeting(proxy))
     version, method = await reader.read_exactly(2)
     if version != 5:
-        raise InvalidProxyMessage(f"proxy did not answer as a SOCKS5 server (version {version})")
+        raise InvalidProxyMessage(
+            f"proxy did not answer as a SOCKS5 server (version {version})"
+        )
     if method == 0x02 and proxy.username is not None:
         # RFC 1929: user name and password authentication.
         write(build_socks5_password(proxy))
@@ -134,7 +138,9 @@ async def _socks5_tunnel(reader: _HandshakeReader, proxy: Proxy, uri: WebSocketU
     _, reply, _, atyp = await reader.read_exactly(4)
     if reply != 0:
         detail = SOCKS5_ERRORS.get(reply, f"error {reply}")
-        raise ProxyError(f"SOCKS5 proxy failed to connect to {uri.host}:{uri.port}: {detail}")
+        raise ProxyError(
+            f"SOCKS5 proxy failed to connect to {uri.host}:{uri.port}: {detail}"
+        )
     if atyp == 1:
         await reader.read_exactly(4 + 2)
     elif atyp == 4:
@@ -211,7 +217,9 @@ async def open_connection(
             proxy_kwargs["ssl"] = ssl_module.create_default_context()
         proxy_kwargs.setdefault("server_hostname", proxy.host)
     elif proxy_kwargs.get("ssl") is not None:
-        raise ValueError(f"proxy_ssl argument is incompatible with a {proxy.scheme}:// proxy")
+        raise ValueError(
+            f"proxy_ssl argument is incompatible with a {proxy.scheme}:// proxy"
+        )
     if proxy_kwargs.get("sock") is None:
         proxy_kwargs.setdefault("host", proxy.host)
         proxy_kwargs.setdefault("port", proxy.port)
@@ -228,7 +236,9 @@ async def open_connection(
         transport.set_protocol(protocol)
         ssl = server_kwargs.pop("ssl", None)
         if ssl is not None:
-            new_transport = await loop.start_tls(transport, protocol, ssl, **server_kwargs)
+            new_transport = await loop.start_tls(
+                transport, protocol, ssl, **server_kwargs
+            )
             assert new_transport is not None
             transport = new_transport
         protocol.connection_made(transport)

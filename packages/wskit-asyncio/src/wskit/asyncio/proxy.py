@@ -21,6 +21,7 @@ from wskit.core.headers import Headers, build_authorization_basic
 from wskit.core.uri import WebSocketURI
 
 __all__ = [
+    "SOCKS5_ERRORS",
     "InvalidProxy",
     "InvalidProxyMessage",
     "InvalidProxyStatus",
@@ -31,6 +32,7 @@ __all__ = [
     "build_socks5_greeting",
     "build_socks5_password",
     "get_proxy",
+    "parse_connect_response",
     "parse_proxy",
 ]
 
@@ -76,7 +78,8 @@ class InvalidProxyStatus(ProxyError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"proxy rejected connection: HTTP {self.status_code:d} {self.reason}".rstrip()
+        message = f"proxy rejected connection: HTTP {self.status_code:d} {self.reason}"
+        return message.rstrip()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +117,8 @@ def parse_proxy(proxy: str) -> Proxy:
     if parsed.scheme not in _SCHEMES:
         raise InvalidProxy(
             proxy,
-            f"scheme {parsed.scheme!r} isn't supported; use one of {', '.join(_SCHEMES)}",
+            f"scheme {parsed.scheme!r} isn't supported; "
+            f"use one of {', '.join(_SCHEMES)}",
         )
     if not parsed.hostname:
         raise InvalidProxy(proxy, "hostname isn't provided")
@@ -151,7 +155,9 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
         return None
     proxies = urllib.request.getproxies()
-    schemes = ["wss", "socks", "https"] if uri.secure else ["ws", "socks", "https", "http"]
+    schemes = (
+        ["wss", "socks", "https"] if uri.secure else ["ws", "socks", "https", "http"]
+    )
     for scheme in schemes:
         proxy = proxies.get(scheme)
         if proxy is not None:
@@ -235,7 +241,8 @@ def build_socks5_password(proxy: Proxy) -> bytes:
     password = (proxy.password or "").encode()
     if len(username) > 255 or len(password) > 255:
         raise InvalidProxy(
-            f"socks5://{proxy.host}", "SOCKS5 user name and password are limited to 255 bytes"
+            f"socks5://{proxy.host}",
+            "SOCKS5 user name and password are limited to 255 bytes",
         )
     return bytes([1, len(username)]) + username + bytes([len(password)]) + password
 

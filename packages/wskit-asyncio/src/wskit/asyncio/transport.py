@@ -48,7 +48,7 @@ class ConnectionIO(asyncio.Protocol):
         protocol: ClientProtocol,
         *,
         close_timeout: float | None = 10,
-        max_queue: int | None | tuple[int | None, int | None] = 16,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
     ) -> None:
         self.protocol = protocol
@@ -245,7 +245,7 @@ class ConnectionIO(asyncio.Protocol):
         if cls is TextData or cls is BinaryData:
             self.recv_messages.put(event)  # type: ignore[arg-type]
         elif cls is Pong:
-            self.process_pong(event.data)  # type: ignore[union-attr]
+            self.process_pong(event.data)  # type: ignore[union-attr,arg-type]
         elif cls is Response:
             self.process_response(event)  # type: ignore[arg-type]
         # Ping: the core already queued the pong. Close: reported through the

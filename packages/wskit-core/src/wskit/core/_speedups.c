@@ -24,7 +24,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#if !defined(__AVX2__) && (defined(__x86_64__) || defined(__i386__)) && \
+/* Define WSKIT_NO_AVX2_DISPATCH to build without the run-time AVX2 choice,
+ * e.g. to test the SSE2 and the portable loops on an AVX2 machine. */
+#if !defined(WSKIT_NO_AVX2_DISPATCH) && !defined(__AVX2__) && \
+    (defined(__x86_64__) || defined(__i386__)) && \
     (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER)
 #define WSKIT_AVX2_DISPATCH 1
 #endif

@@ -186,16 +186,28 @@ class Frame:
 # CSPRNG stream as one call per frame (RFC 6455 section 5.3 asks for unpredictable
 # keys, not for a syscall each), at a fraction of the cost for small frames.
 _KEY_BLOCK = 4096
-_keys = bytearray()
+_keys = b""
+_keys_pos = 0
 
 
 def _mask_key() -> bytes:
-    global _keys
-    if not _keys:
-        _keys = bytearray(os.urandom(_KEY_BLOCK))
-    key = bytes(_keys[-4:])
-    del _keys[-4:]
-    return key
+    global _keys, _keys_pos
+    pos = _keys_pos
+    if pos >= len(_keys):
+        _keys = os.urandom(_KEY_BLOCK)
+        pos = 0
+    _keys_pos = pos + 4
+    return _keys[pos : pos + 4]
+
+
+def _drop_keys() -> None:
+    # A forked child must not reuse the keys its parent will also use.
+    global _keys, _keys_pos
+    _keys, _keys_pos = b"", 0
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch
+    os.register_at_fork(after_in_child=_drop_keys)
 
 
 _pack_short = struct.Struct("!BB").pack
@@ -294,7 +306,7 @@ class FrameParser:
         return (
             self._head & 0x0F,
             bool(self._head & 0x40),
-            bytes(self._buf[self._start + skip : end]),
+            bytes(memoryview(self._buf)[self._start + skip : end]),
         )
 
     def parse(self, max_length: int | None, max_compressed: int | None) -> Frame | None:
@@ -353,7 +365,9 @@ class FrameParser:
             return None
         opcode = _OPCODE_BY_VALUE[head & 0x0F]
         assert opcode is not None  # checked with the header
-        data = bytes(buf[start:end])
+        # One copy through a temporary view: slicing the bytearray first would
+        # copy twice, and large temporary copies cost page faults on every frame.
+        data = bytes(memoryview(buf)[start:end])
         self._head = -1
         if end == len(buf):
             buf.clear()

@@ -192,11 +192,12 @@ class ResponseParser:
         self._remaining = 0  # bytes left in the body or the current chunk
         self._response: Response | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes received from the server.
 
         Args:
-            data: The bytes, possibly empty.
+            data: The bytes, possibly empty; copied, so the caller may reuse a
+                receive buffer.
 
         Raises:
             InvalidState: :meth:`feed_eof` was already called.

@@ -334,8 +334,12 @@ class ClientProtocol:
             self.logger.debug("< %s", frame)
         opcode = frame.opcode
         # RFC 6455 section 5.2: RSV bits must be 0 unless an extension defines them;
-        # RFC 7692 section 6 gives RSV1 to permessage-deflate.
-        if frame.rsv2 or frame.rsv3 or (frame.rsv1 and not self.extensions):
+        # RFC 7692 section 6 gives RSV1 to permessage-deflate, for data frames only.
+        if (
+            frame.rsv2
+            or frame.rsv3
+            or (frame.rsv1 and (not self.extensions or opcode.value >= 8))
+        ):
             raise ProtocolError("reserved bits must be 0")
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             # Section 5.4: a new message may not start inside a fragmented one.
@@ -360,13 +364,14 @@ class ClientProtocol:
 
     def _receive_data_frame(self, frame: Frame) -> None:
         if frame.rsv1 or self._in_compressed:
-            for extension in reversed(self.extensions):
-                frame = extension.decode(
-                    frame,
-                    max_size=None
-                    if self.max_size is None
-                    else self.max_size - self._in_size,
-                )
+            left = None if self.max_size is None else self.max_size - self._in_size
+            try:
+                for extension in reversed(self.extensions):
+                    frame = extension.decode(frame, max_size=left)
+            except PayloadTooBig:
+                # The extension only knows the budget left; report the real limit.
+                assert self.max_size is not None
+                raise PayloadTooBig(None, self.max_size) from None
         data = frame.data
         self._in_size += len(data)
         if self.max_size is not None and self._in_size > self.max_size:

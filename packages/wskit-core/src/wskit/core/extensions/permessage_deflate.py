@@ -11,8 +11,9 @@ Two facts about zlib shape this module:
 * Raw deflate streams (``wbits`` negative) have no header, so the window size is a
   promise between the peers, not something the decoder can read from the data.
 * ``zlib.compressobj(wbits=-8)`` raises ``ValueError`` (zlib 1.2.9 and later refuse a
-  256-byte window without the zlib wrapper). See :data:`_compressor_wbits` for how a
-  negotiated ``client_max_window_bits=8`` is honoured anyway.
+  256-byte window without the zlib wrapper). A negotiated
+  ``client_max_window_bits=8`` is honoured anyway, with a 9-bit compressor whose
+  matches never reach more than 250 bytes back (see ``_compressor_wbits``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ _JOIN_LIMIT: Final = 2048
 
 # RFC 7692 section 7.1.2: window bits are "a decimal integer value without leading
 # zeroes between 8 and 15, inclusive". Matching the exact strings rejects "09",
-# "+9", " 9" and "9.0" that int() would accept.
+# "+9", " 9" and non-ASCII digits, which int() would accept.
 _WINDOW_BITS: Final[dict[str, int]] = {str(bits): bits for bits in range(8, 16)}
 
 _CONT: Final = Opcode.CONT
@@ -159,7 +160,9 @@ class PerMessageDeflate:
             max_size: The most bytes this frame may decompress to, that is what is
                 left of the message's size budget; ``None`` for no limit. zlib never
                 produces more than ``max_size + 1`` bytes, so a small payload that
-                inflates to gigabytes costs no more memory than the limit.
+                inflates to gigabytes costs no more memory than the limit allows
+                (twice the limit at the peak, as CPython joins zlib's output
+                blocks, as it does for any large output).
 
         Returns:
             The frame with its payload decompressed and RSV1 cleared, or the frame

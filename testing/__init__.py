@@ -1,0 +1,1 @@
+"""Shared test helpers and real peers for the wskit front ends; not shipped."""
