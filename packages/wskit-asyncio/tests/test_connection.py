@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from testing.asyncio_run import async_test
 from testing.servers import (
@@ -390,3 +392,31 @@ async def test_attributes(server: ServerFactory) -> None:
         assert ws.response is not None
         assert ws.response.status_code == 101
         assert ws.logger.name == "wskit.client"
+
+
+# Property: nothing lost or reordered, whatever the sizes and fragmentation.
+
+message_lists = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=4), st.text(max_size=3000)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.mark.property
+@settings(max_examples=15, deadline=None)
+@given(messages=message_lists, compression=st.sampled_from(["deflate", None]))
+def test_no_message_lost_or_reordered(
+    messages: list[tuple[int, str]], compression: str | None
+) -> None:
+    async def scenario() -> None:
+        async with (
+            websockets_server(compression=compression) as peer,
+            open_ws(peer.uri_for("/fragments"), compression=compression) as ws,
+        ):
+            for count, body in messages:
+                await ws.send(f"{count}:{body}")
+            received = [await ws.recv() for _ in messages]
+        assert received == [body for _, body in messages]
+
+    asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))

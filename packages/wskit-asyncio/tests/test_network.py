@@ -20,10 +20,13 @@ def open_ws(uri: str, **kwargs: Any) -> connect:
 
 @async_test
 async def test_http_proxy() -> None:
-    async with websockets_server() as peer, http_proxy() as proxy:
-        async with open_ws(peer.uri, proxy=proxy.url(), user_agent_header="ua") as ws:
-            await ws.send("tunnelled")
-            assert await ws.recv() == "tunnelled"
+    async with (
+        websockets_server() as peer,
+        http_proxy() as proxy,
+        open_ws(peer.uri, proxy=proxy.url(), user_agent_header="ua") as ws,
+    ):
+        await ws.send("tunnelled")
+        assert await ws.recv() == "tunnelled"
     assert proxy.targets == [f"127.0.0.1:{peer.port}"]
     assert proxy.headers[0]["user-agent"] == "ua"
     assert "proxy-authorization" not in proxy.headers[0]
@@ -66,14 +69,10 @@ async def test_https_proxy_to_wss_server() -> None:
     assert proxy.targets == [f"localhost:{peer.port}"]
 
 
-def test_proxy_ssl_with_http_proxy() -> None:
-    async def main() -> None:
-        await open_ws("ws://localhost/", proxy="http://127.0.0.1:9", proxy_ssl=True)
-
-    import asyncio
-
+@async_test
+async def test_proxy_ssl_with_http_proxy() -> None:
     with pytest.raises(ValueError, match="proxy_ssl"):
-        asyncio.run(main())
+        await open_ws("ws://localhost/", proxy="http://127.0.0.1:9", proxy_ssl=True)
 
 
 def test_invalid_proxy() -> None:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 import struct
 import zlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -863,3 +863,14 @@ def test_protocol_error_is_not_raised_to_caller() -> None:
         protocol.receive_data(b"\x8f\x00")
     except ProtocolError:  # pragma: no cover
         pytest.fail("peer faults must not raise")
+
+
+def test_connect_additional_headers_and_user_agent() -> None:
+    protocol = ClientProtocol(URI)
+    request = protocol.connect(
+        additional_headers={"User-Agent": "custom/1.0", "X-Token": "t"},
+    )
+    assert request.headers.get_all("User-Agent") == ["custom/1.0"]
+    assert request.headers["X-Token"] == "t"
+    request = ClientProtocol(URI).connect(user_agent_header=None)
+    assert "User-Agent" not in request.headers

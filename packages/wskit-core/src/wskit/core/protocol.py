@@ -31,8 +31,8 @@ from .exceptions import (
 )
 from .extensions.base import ClientExtensionFactory, Extension
 from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
-from .handshake import build_request, check_response, generate_key
-from .headers import validate_outgoing
+from .handshake import USER_AGENT, build_request, check_response, generate_key
+from .headers import HeadersLike
 from .http11 import Request, Response, ResponseParser
 from .uri import WebSocketURI, parse_uri
 
@@ -161,14 +161,33 @@ class ClientProtocol:
 
     # Handshake.
 
-    def connect(self) -> Request:
-        """Build the handshake request; the caller may add headers before sending it."""
+    def connect(
+        self,
+        *,
+        additional_headers: HeadersLike | None = None,
+        user_agent_header: str | None = USER_AGENT,
+    ) -> Request:
+        """Build the handshake request; the caller may still edit it before sending.
+
+        Args:
+            additional_headers: Headers to add; ``Host``, ``Origin``,
+                ``Authorization`` or ``User-Agent`` given here replace the
+                generated ones rather than being sent twice.
+            user_agent_header: The ``User-Agent`` value; ``None`` sends none.
+
+        Raises:
+            UnsafeHeader: A header could smuggle other headers into the request.
+            ValueError: A header belongs to the handshake itself, such as
+                ``Sec-WebSocket-Key``; use the matching option instead.
+        """
         return build_request(
             self.wsuri,
             key=self.key,
             origin=self.origin,
             subprotocols=self.available_subprotocols,
             extensions=self.available_extensions,
+            additional_headers=additional_headers,
+            user_agent_header=user_agent_header,
         )
 
     def send_request(self, request: Request) -> None:
@@ -184,12 +203,12 @@ class ClientProtocol:
                 if self.request is None
                 else "cannot send the handshake request twice"
             )
-        for name, value in request.headers.raw_items():
-            validate_outgoing(name, value)
+        # Serializing checks every header again: the caller may have edited them.
+        data = request.serialize()
         self.request = request
         if self.debug:
             self.logger.debug("> GET %s HTTP/1.1", request.path)
-        self._output.append(request.serialize())
+        self._output.append(data)
 
     # Receiving.
 
@@ -261,7 +280,7 @@ class ClientProtocol:
     def _receive_handshake(self, data: bytes | bytearray | memoryview) -> None:
         parser = self._response_parser
         assert parser is not None
-        parser.feed(bytes(data))
+        parser.feed(data)
         try:
             response = parser.parse()
         except InvalidHandshake as exc:
