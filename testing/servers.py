@@ -39,6 +39,7 @@ __all__ = [
     "raw_server",
     "read_request",
     "silent_server",
+    "stalled_server",
     "status_response",
     "websockets_server",
 ]
@@ -424,6 +425,26 @@ async def deaf_server() -> AsyncIterator[Peer]:
         writer.write(accept_response(request))
         while await reader.read(65536):
             pass
+
+    async with raw_server(handle) as peer:
+        yield peer
+
+
+@asynccontextmanager
+async def stalled_server() -> AsyncIterator[Peer]:
+    """A server that completes the handshake, then stops reading.
+
+    Its receive buffer fills up, then the client's write buffer: the client's
+    ``write_limit`` back-pressure must make ``send()`` wait.
+    """
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        peer.requests.append(request)
+        writer.write(accept_response(request))
+        await asyncio.Event().wait()
 
     async with raw_server(handle) as peer:
         yield peer

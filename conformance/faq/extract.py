@@ -34,6 +34,7 @@ __all__ = [
     "FAQ_PATH",
     "GENERATED_DIR",
     "GENERATED_LINES",
+    "ROOT",
     "HAND_MARKER",
     "VARIANTS",
     "Example",
@@ -59,7 +60,9 @@ GENERATED_LINES = "4-"
 
 _LABEL = re.compile(r"^\.\. _faq-([a-z0-9]+(?:-[a-z0-9]+)*):\s*$")
 _TAB = re.compile(r"^(\s*)\.\. tab::\s*(.*?)\s*$")
-_DIRECTIVE = re.compile(r"^(\s*)\.\. (code-block|literalinclude|code|sourcecode)::(.*)$")
+_DIRECTIVE = re.compile(
+    r"^(\s*)\.\. (code-block|literalinclude|code|sourcecode)::(.*)$"
+)
 _OPTION = re.compile(r"^\s*:([a-z-]+):\s*(.*?)\s*$")
 _NAME = re.compile(r"^faq-([a-z0-9]+(?:-[a-z0-9]+)*)-(asyncio|threading|legacy)$")
 
@@ -242,7 +245,11 @@ def parse(text: str, path: Path = FAQ_PATH) -> FaqSource:
         if not directive:
             index += 1
             continue
-        indent, kind, argument = len(directive.group(1)), directive.group(2), directive.group(3)
+        indent, kind, argument = (
+            len(directive.group(1)),
+            directive.group(2),
+            directive.group(3),
+        )
         options, body, index = _read_directive(lines, index, indent)
         if kind == "literalinclude":
             include = Include(argument.strip(), tab, options.get("lines"), lineno)
@@ -263,7 +270,9 @@ def parse(text: str, path: Path = FAQ_PATH) -> FaqSource:
             raise fail(lineno, "python code block before the first faq- label")
         name = options.get("name")
         if name is None:
-            raise fail(lineno, "python code block without ':name: faq-<example>-<variant>'")
+            raise fail(
+                lineno, "python code block without ':name: faq-<example>-<variant>'"
+            )
         name_match = _NAME.match(name)
         if not name_match:
             raise fail(lineno, f"name {name!r} is not faq-<example>-<variant>")
@@ -279,25 +288,30 @@ def parse(text: str, path: Path = FAQ_PATH) -> FaqSource:
         code = textwrap.dedent("\n".join(body)) + "\n"
         hand = "hand-translated" in options.get("class", "").split()
         if variant == "asyncio" and hand:
-            raise fail(lineno, f"{name}: the asyncio program is the source, not a translation")
+            raise fail(
+                lineno, f"{name}: the asyncio program is the source, not a translation"
+            )
         if variant != "asyncio":
             if not hand:
                 raise fail(
                     lineno,
-                    f"{name}: a {variant} program written in the FAQ replaces the rule's "
-                    "output; mark it ':class: hand-translated' or include "
+                    f"{name}: a {variant} program written in the FAQ replaces the "
+                    "rule's output; mark it ':class: hand-translated' or include "
                     f"generated/{example}-{variant}.py instead",
                 )
-            if not code.startswith(HAND_MARKER) or not code.splitlines()[0][
-                len(HAND_MARKER) :
-            ].strip():
+            if (
+                not code.startswith(HAND_MARKER)
+                or not code.splitlines()[0][len(HAND_MARKER) :].strip()
+            ):
                 raise fail(lineno, f"{name}: first line must be '{HAND_MARKER}<why>'")
         if (example, variant) in current.examples:
             raise fail(lineno, f"example {name} is defined twice")
         for other in questions.values():
             if other is not current and (example, variant) in other.examples:
                 raise fail(lineno, f"example {name} is defined twice")
-        current.examples[(example, variant)] = Example(example, variant, code, lineno, hand)
+        current.examples[(example, variant)] = Example(
+            example, variant, code, lineno, hand
+        )
     source = FaqSource(path, questions)
     _check_variants(source, fail)
     return source
@@ -334,7 +348,8 @@ def _check_variants(source: FaqSource, fail: _Fail) -> None:
                 if include is not None:
                     if include.variant != variant:
                         raise fail(
-                            include.line, f"{generated} must sit in '.. tab:: {variant}'"
+                            include.line,
+                            f"{generated} must sit in '.. tab:: {variant}'",
                         )
                     if include.lines != GENERATED_LINES:
                         raise fail(

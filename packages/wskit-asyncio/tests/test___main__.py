@@ -8,7 +8,7 @@ import signal
 import sys
 
 from testing.asyncio_run import async_test
-from testing.servers import TIMEOUT, websockets_server
+from testing.servers import TIMEOUT, Peer, websockets_server
 from wskit.asyncio.__main__ import main
 
 
@@ -43,14 +43,25 @@ async def _spawn(uri: str) -> asyncio.subprocess.Process:
 async def test_sends_lines_prints_messages_and_exits_on_eof() -> None:
     async with websockets_server() as peer:
         process = await _spawn(peer.uri)
-        stdout, stderr = await asyncio.wait_for(
-            process.communicate(b"hello\nworld\n"), TIMEOUT
-        )
-        await asyncio.sleep(0)
-    assert process.returncode == 0, stderr
-    assert b"< hello" in stdout
+        assert process.stdin is not None
+        assert process.stdout is not None
+        for line in (b"hello", b"world"):
+            # Wait for each echo: a server that reads the close frame together
+            # with the last message may close before echoing it.
+            process.stdin.write(line + b"\n")
+            echo = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+            assert echo == b"< " + line + b"\n"
+        process.stdin.close()
+        await asyncio.wait_for(process.wait(), TIMEOUT)
+        await asyncio.wait_for(peer_closed(peer), TIMEOUT)
+    assert process.returncode == 0
     assert peer.received == ["hello", "world"]
     assert peer.close_codes == [1000]
+
+
+async def peer_closed(peer: Peer) -> None:
+    while not peer.close_codes:
+        await asyncio.sleep(0.01)
 
 
 @async_test

@@ -198,9 +198,11 @@ class TestParse:
     def test_partial_payload(self) -> None:
         parser = FrameParser()
         assert parser.partial_payload(0) is None
+        assert parser.partial_header() is None
         wire = server_frame(0x1, b"abcdef")
         parser.feed(wire[:5])
         assert parser.parse(None, None) is None
+        assert parser.partial_header() == (1, False)
         assert parser.partial_payload(0) == (1, False, b"abc")
         assert parser.partial_payload(2) == (1, False, b"c")
         parser.feed(wire[5:7])

@@ -75,10 +75,12 @@ async def run(uri: str) -> int:
         pass
     finally:
         await websocket.close()
-        if printer.done() and printer.exception() is not None:
-            print(f"Connection closed: {printer.exception()}", file=sys.stderr)
+        # Print what arrived before the close; the printer ends by itself now.
+        try:
+            await printer
+        except ConnectionClosed as exc:
+            print(f"Connection closed: {exc}", file=sys.stderr)
             status = 1
-        printer.cancel()
     return status
 
 

@@ -420,19 +420,23 @@ class ClientProtocol:
         RFC 6455 section 8.1 asks to fail the connection as soon as invalid UTF-8
         is seen, so a peer cannot make us buffer a large frame that is known bad.
         """
-        partial = self._frames.partial_payload(self._partial_done)
-        if partial is None:
+        header = self._frames.partial_header()
+        if header is None:
             return
-        opcode, rsv1, chunk = partial
-        if rsv1 or self._in_compressed or not chunk:
+        opcode, rsv1 = header
+        if rsv1 or self._in_compressed:
             return
         if opcode == Opcode.TEXT and self._in_opcode is None:
             if not self._partial_done:
                 self._decoder.reset()
         elif not (opcode == Opcode.CONT and self._in_opcode is Opcode.TEXT):
             return
-        self._partial_text.append(self._decoder.decode(chunk, False))
-        self._partial_done += len(chunk)
+        partial = self._frames.partial_payload(self._partial_done)
+        assert partial is not None
+        chunk = partial[2]
+        if chunk:
+            self._partial_text.append(self._decoder.decode(chunk, False))
+            self._partial_done += len(chunk)
 
     def _receive_close(self, frame: Frame) -> None:
         # Section 5.5.1: the close payload is a code and a UTF-8 reason.

@@ -1,0 +1,16 @@
+# Generated from docs/faq/client.rst by: python -m conformance.faq generate
+# (rule translation of faq-premature-close-fix-asyncio): do not edit.
+
+import asyncio
+
+import wskit.legacy as websockets
+
+
+async def main():
+    async with websockets.connect("ws://example.com/") as websocket:
+        await websocket.send("Hello")
+        reply = await websocket.recv()
+        print(reply)
+
+
+asyncio.run(main())
