@@ -52,8 +52,19 @@ def summary(results: Sequence[Result]) -> str:
     )
 
 
-def _problems(results: Sequence[Result]) -> list[Result]:
-    return [result for result in results if result.status is not Status.PASSED]
+def _failures(results: Sequence[Result]) -> list[Result]:
+    return [result for result in results if result.status is Status.FAILED]
+
+
+def _skips(results: Sequence[Result]) -> list[tuple[str, str, int]]:
+    """(backend, reason, cells) for skipped cells, one line per backend and reason:
+    a backend that is not written yet skips every question for the same reason."""
+    counts: dict[tuple[str, str], int] = {}
+    for result in results:
+        if result.status is Status.SKIPPED:
+            key = (result.backend, result.reason)
+            counts[key] = counts.get(key, 0) + 1
+    return [(backend, reason, n) for (backend, reason), n in counts.items()]
 
 
 def render_text(results: Sequence[Result]) -> str:
@@ -76,7 +87,9 @@ def render_text(results: Sequence[Result]) -> str:
         lines.append(slug.ljust(width) + "  " + "  ".join(row).rstrip())
     lines.append("")
     lines.append(summary(results))
-    for result in _problems(results):
+    for backend, reason, count in _skips(results):
+        lines.append(f"{backend}: {count} skipped: {reason}")
+    for result in _failures(results):
         lines.append("")
         lines.append(f"{result.question} on {result.backend}: {result.status.value}")
         lines.extend("  " + line for line in result.reason.splitlines())
@@ -102,15 +115,22 @@ def render_markdown(results: Sequence[Result]) -> str:
         lines.append(f"| [{_md(title)}](#faq-{slug}) | " + " | ".join(row) + " |")
     lines.append("")
     lines.append(f"FAQ matrix: {summary(results)}.")
-    problems = _problems(results)
-    if problems:
+    skips = _skips(results)
+    if skips:
         lines.append("")
-        for result in problems:
-            reason = "\n  ".join(result.reason.splitlines())
+        for backend, reason, count in skips:
+            lines.append(f"- `{backend}`: {count} skipped: {_md(reason)}")
+    failures = _failures(results)
+    if failures:
+        lines.append("")
+        for result in failures:
+            first, *rest = result.reason.splitlines() or [""]
             lines.append(
                 f"- **{_md(result.title)}** on `{result.backend}` "
-                f"({result.status.value}): {reason}"
+                f"({result.status.value}): {_md(first)}"
             )
+            if rest:  # standard error of the program: keep it verbatim
+                lines.extend(["", "  ```", *("  " + line for line in rest), "  ```"])
     return "\n".join(lines) + "\n"
 
 

@@ -62,10 +62,12 @@ def test_renderers_show_every_cell_and_every_reason() -> None:
     text = render_text(results)
     assert "1 passed, 1 failed, 1 skipped" in text
     assert "a on two: failed\n  server saw <nothing>" in text
+    assert "one: 1 skipped: not yet" in text
     markdown = render_markdown(results)
     assert "| Question | `one` | `two` |" in markdown
     assert "| [Question B \\| pipe?](#faq-b) | skipped | - |" in markdown
     assert "server saw <nothing>" in markdown
+    assert "- `one`: 1 skipped: not yet" in markdown
     rows = render_html_rows(results)
     assert rows.count("<tr") == 3
     assert 'class="faq-failed" title="server saw &lt;nothing&gt;"' in rows

@@ -10,7 +10,7 @@ from testing.asyncio_run import async_test
 from testing.proxy import http_proxy, socks5_proxy
 from testing.servers import TIMEOUT, make_tls, websockets_server
 from wskit.asyncio import InvalidProxy, ProxyError, connect
-from wskit.asyncio.proxy import InvalidProxyStatus
+from wskit.core.exceptions import InvalidProxyStatus
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:

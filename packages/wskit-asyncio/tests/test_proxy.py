@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from wskit.asyncio.proxy import (
-    InvalidProxy,
-    InvalidProxyMessage,
-    InvalidProxyStatus,
     Proxy,
     build_connect_request,
     build_socks5_connect,
@@ -17,6 +14,7 @@ from wskit.asyncio.proxy import (
     parse_connect_response,
     parse_proxy,
 )
+from wskit.core.exceptions import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus
 from wskit.core.uri import parse_uri
 
 

@@ -27,6 +27,9 @@ from wskit.core.exceptions import (
     InvalidMessage,
     InvalidParameterName,
     InvalidParameterValue,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
     InvalidState,
     InvalidStatus,
     InvalidUpgrade,
@@ -34,6 +37,7 @@ from wskit.core.exceptions import (
     NegotiationError,
     PayloadTooBig,
     ProtocolError,
+    ProxyError,
     SecurityError,
     UnsafeHeader,
     WebSocketException,
@@ -45,7 +49,6 @@ from wskit.core.protocol import State
 
 from .client import backoff, connect, process_exception, unix_connect
 from .connection import ClientConnection, Data
-from .proxy import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus, ProxyError
 
 __all__ = [
     "ClientConnection",

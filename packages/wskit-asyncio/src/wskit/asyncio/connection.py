@@ -24,7 +24,6 @@ from wskit.core.exceptions import (
     InvalidMessage,
 )
 from wskit.core.frames import CloseCode
-from wskit.core.handshake import build_request
 from wskit.core.headers import HeadersLike
 from wskit.core.http11 import Request, Response
 from wskit.core.protocol import ClientProtocol, State
@@ -604,15 +603,7 @@ class ClientConnection(ConnectionIO):
             InvalidHandshake: The server refused the handshake or answered badly.
         """
         protocol = self.protocol
-        # Build the request as protocol.connect() does, with the headers that
-        # connect() takes; the core validates them and lets Host, Origin,
-        # Authorization and User-Agent replace the generated ones.
-        request = build_request(
-            protocol.wsuri,
-            key=protocol.key,
-            origin=protocol.origin,
-            subprotocols=protocol.available_subprotocols,
-            extensions=protocol.available_extensions,
+        request = protocol.connect(
             additional_headers=additional_headers,
             user_agent_header=user_agent_header,
         )
@@ -626,11 +617,6 @@ class ClientConnection(ConnectionIO):
             # The connection was lost before any response: a network failure,
             # which reconnecting may fix (see process_exception).
             exc = InvalidMessage("connection closed while reading the HTTP response")
-        if (
-            isinstance(exc, InvalidMessage)
-            and protocol.response is None
-            and exc.__cause__ is None
-        ):
             exc.__cause__ = EOFError("connection closed before the response")
         if exc is not None:
             raise exc

@@ -14,14 +14,12 @@ import ssl as ssl_module
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from wskit.core.exceptions import InvalidProxyMessage, InvalidProxyStatus, ProxyError
 from wskit.core.uri import WebSocketURI
 
 from .proxy import (
     SOCKS5_ERRORS,
-    InvalidProxyMessage,
-    InvalidProxyStatus,
     Proxy,
-    ProxyError,
     build_connect_request,
     build_socks5_connect,
     build_socks5_greeting,

@@ -16,17 +16,16 @@ import struct
 import urllib.parse
 import urllib.request
 
-from wskit.core.exceptions import InvalidHandshake, WebSocketException
+from wskit.core.exceptions import (
+    InvalidProxy,
+    InvalidProxyMessage,
+)
 from wskit.core.headers import Headers, build_authorization_basic
 from wskit.core.uri import WebSocketURI
 
 __all__ = [
     "SOCKS5_ERRORS",
-    "InvalidProxy",
-    "InvalidProxyMessage",
-    "InvalidProxyStatus",
     "Proxy",
-    "ProxyError",
     "build_connect_request",
     "build_socks5_connect",
     "build_socks5_greeting",
@@ -37,49 +36,6 @@ __all__ = [
 ]
 
 _SCHEMES = ("socks5h", "socks5", "https", "http")
-
-
-class InvalidProxy(WebSocketException):
-    """The proxy address is not valid.
-
-    Args:
-        proxy: The proxy as given.
-        msg: What is wrong with it.
-    """
-
-    def __init__(self, proxy: str, msg: str) -> None:
-        self.proxy = proxy
-        self.msg = msg
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return f"{self.proxy!r} isn't a valid proxy: {self.msg}"
-
-
-class ProxyError(InvalidHandshake):
-    """Connecting through the proxy failed."""
-
-
-class InvalidProxyMessage(ProxyError):
-    """The proxy's answer could not be parsed."""
-
-
-class InvalidProxyStatus(ProxyError):
-    """The HTTP proxy refused the ``CONNECT`` request.
-
-    Args:
-        status_code: The status code the proxy answered with.
-        reason: The reason phrase.
-    """
-
-    def __init__(self, status_code: int, reason: str = "") -> None:
-        self.status_code = status_code
-        self.reason = reason
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        message = f"proxy rejected connection: HTTP {self.status_code:d} {self.reason}"
-        return message.rstrip()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,11 +8,15 @@ for it keep working after an import change::
     │   ├── ConnectionClosedOK
     │   └── ConnectionClosedError
     ├── InvalidURI
+    ├── InvalidProxy
     ├── UnsafeHeader (also a ValueError)
     ├── InvalidHandshake
     │   ├── SecurityError
     │   ├── InvalidMessage
     │   ├── InvalidStatus
+    │   ├── ProxyError
+    │   │   ├── InvalidProxyMessage
+    │   │   └── InvalidProxyStatus
     │   ├── InvalidHeader
     │   │   ├── InvalidHeaderFormat
     │   │   ├── InvalidHeaderValue
@@ -52,6 +56,9 @@ __all__ = [
     "InvalidMessage",
     "InvalidParameterName",
     "InvalidParameterValue",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
     "InvalidURI",
@@ -59,6 +66,7 @@ __all__ = [
     "NegotiationError",
     "PayloadTooBig",
     "ProtocolError",
+    "ProxyError",
     "SecurityError",
     "UnsafeHeader",
     "WebSocketException",
@@ -287,6 +295,49 @@ class InvalidParameterValue(NegotiationError):
         if self.value == "":
             return f"empty value for parameter {self.name}"
         return f"invalid value for parameter {self.name}: {self.value}"
+
+
+class InvalidProxy(WebSocketException):
+    """The proxy address is not valid.
+
+    Args:
+        proxy: The proxy as given.
+        msg: What is wrong with it.
+    """
+
+    def __init__(self, proxy: str, msg: str) -> None:
+        self.proxy = proxy
+        self.msg = msg
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.proxy!r} isn't a valid proxy: {self.msg}"
+
+
+class ProxyError(InvalidHandshake):
+    """Connecting through the proxy failed."""
+
+
+class InvalidProxyMessage(ProxyError):
+    """The proxy's answer could not be parsed."""
+
+
+class InvalidProxyStatus(ProxyError):
+    """The HTTP proxy refused the ``CONNECT`` request.
+
+    Args:
+        status_code: The status code the proxy answered with.
+        reason: The reason phrase.
+    """
+
+    def __init__(self, status_code: int, reason: str = "") -> None:
+        self.status_code = status_code
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        message = f"proxy rejected connection: HTTP {self.status_code:d} {self.reason}"
+        return message.rstrip()
 
 
 class ProtocolError(WebSocketException):

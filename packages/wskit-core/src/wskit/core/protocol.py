@@ -243,6 +243,10 @@ class ClientProtocol:
             try:
                 response = parser.parse()
             except InvalidHandshake as exc:
+                if isinstance(exc, InvalidMessage) and exc.__cause__ is None:
+                    # Lets reconnect policies tell a dropped connection, which is
+                    # worth retrying, from a server speaking something else.
+                    exc.__cause__ = EOFError("connection closed during the handshake")
                 self.handshake_exc = exc
             else:
                 if response is None:  # pragma: no cover - feed_eof finishes or raises
