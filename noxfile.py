@@ -27,6 +27,8 @@ def tests(session: nox.Session) -> None:
     _install_group(session, "test")
     session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
     session.run("python", "tools/check_repo.py")
+    session.run("python", "tools/unasync.py", "--check")
+    session.run("python", "-m", "conformance.faq", "generate", "--check")
     session.run(
         "pytest",
         "--cov",
@@ -48,7 +50,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package, the tests, the tools and this file."""
     _install_group(session, "typecheck")
-    session.run("mypy", "packages", "tools", "testing", "noxfile.py")
+    session.run("mypy", "packages", "tools", "testing", "conformance", "noxfile.py")
 
 
 @nox.session

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .extract import ROOT
 
@@ -24,6 +25,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_BACKENDS",
     "Backend",
+    "Unavailable",
     "availability",
     "python_path",
 ]
@@ -121,17 +123,32 @@ def python_path() -> str:
     return os.pathsep.join(entries)
 
 
-def availability(backend: Backend, *, timeout: float = 30) -> str | None:
+class Unavailable(NamedTuple):
+    """Why a backend's cells are not run: skipped, or failed for all questions."""
+
+    failed: bool
+    reason: str
+
+
+def availability(backend: Backend, *, timeout: float = 30) -> Unavailable | None:
     """Why ``backend`` cannot run here, or ``None`` when it can.
 
-    Imports the backend's module in a fresh interpreter, as the programs will,
-    and checks that it provides ``connect``: a package that exists but does not
-    implement the client yet is reported, not run.
+    Imports the backend's module in a fresh interpreter, as the programs will.
+    A module that is not installed, or that does not provide ``connect`` yet (a
+    package still being written), skips the backend's cells; a module that
+    fails to import fails them: that is a broken backend, not a missing one.
     """
     probe = (
-        "import importlib, sys\n"
-        f"m = importlib.import_module({backend.module!r})\n"
-        "sys.exit(0 if hasattr(m, 'connect') else 3)\n"
+        "import importlib, importlib.util, sys\n"
+        f"name = {backend.module!r}\n"
+        "try:\n"
+        "    spec = importlib.util.find_spec(name)\n"
+        "except ModuleNotFoundError:\n"
+        "    spec = None\n"
+        "if spec is None:\n"
+        "    sys.exit(4)\n"
+        "module = importlib.import_module(name)\n"
+        "sys.exit(0 if hasattr(module, 'connect') else 3)\n"
     )
     env = {**os.environ, "PYTHONPATH": python_path()}
     try:
@@ -144,10 +161,14 @@ def availability(backend: Backend, *, timeout: float = 30) -> str | None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return f"importing {backend.module} took more than {timeout} s"
+        return Unavailable(
+            True, f"importing {backend.module} took more than {timeout} s"
+        )
+    if done.returncode == 4:
+        return Unavailable(False, f"{backend.module} is not installed")
     if done.returncode == 3:
-        return f"{backend.module} has no connect() yet"
+        return Unavailable(False, f"{backend.module} has no connect() yet")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"{backend.module} is not importable: {last}"
+        return Unavailable(True, f"{backend.module} fails to import: {last}")
     return None

@@ -68,9 +68,10 @@ def run_matrix(
 
             def cell(index: int, slug: str, name: str) -> Result:
                 title = source.questions[slug].title
-                reason = missing[name]
-                if reason is not None:
-                    return Result(slug, title, name, Status.SKIPPED, reason)
+                unavailable = missing[name]
+                if unavailable is not None:
+                    status = Status.FAILED if unavailable.failed else Status.SKIPPED
+                    return Result(slug, title, name, status, unavailable.reason)
                 workdir = Path(scratch) / f"{index:03d}-{slug}-{name}"
                 workdir.mkdir()
                 return run_scenario(

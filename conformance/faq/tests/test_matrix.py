@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conformance.faq.backends import BACKENDS, Backend, availability
 from conformance.faq.extract import parse
 from conformance.faq.harness import Result, Status, run_scenario
@@ -48,9 +50,38 @@ def test_missing_placeholder_fails_with_a_clear_message(tmp_path: Path) -> None:
 
 def test_backend_without_its_module_is_skipped_with_the_reason() -> None:
     ghost = Backend("ghost", "asyncio", {"wskit.asyncio": "conformance.faq.no_such"})
-    reason = availability(ghost)
-    assert reason is not None
-    assert "conformance.faq.no_such is not importable" in reason
+    unavailable = availability(ghost)
+    assert unavailable is not None
+    assert not unavailable.failed
+    assert unavailable.reason == "conformance.faq.no_such is not installed"
+
+
+def test_backend_without_connect_is_skipped_with_the_reason() -> None:
+    stub = Backend("stub", "asyncio", {"wskit.asyncio": "conformance.faq.standins"})
+    assert availability(stub) == (
+        False,
+        "conformance.faq.standins has no connect() yet",
+    )
+
+
+def test_backend_that_fails_to_import_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "faq_broken_backend.py").write_text(
+        "raise ImportError('half-written module')\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    broken = Backend("broken", "asyncio", {"wskit.asyncio": "faq_broken_backend"})
+    unavailable = availability(broken)
+    assert unavailable is not None
+    assert unavailable.failed
+    assert unavailable.reason == (
+        "faq_broken_backend fails to import: ImportError: half-written module"
+    )
+
+
+def test_reference_backend_is_available() -> None:
+    assert availability(BACKENDS[REFERENCE]) is None
 
 
 def test_renderers_show_every_cell_and_every_reason() -> None:
