@@ -64,7 +64,7 @@ __all__ = [
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BASE_SCRIPT = REPO / "tools" / "autobahn_base.sh"
-DEFAULT_REPORTS = HERE / "reports"
+DEFAULT_REPORTS = REPO / "conformance" / "reports" / "autobahn"
 DEFAULT_WORK = HERE / ".work"
 IMAGE_REPO = "wskit/autobahn"
 AUTOBAHNTESTSUITE = "autobahntestsuite==0.8.2"
@@ -73,7 +73,15 @@ DEFAULT_PORT = 9001
 CONTAINER_REPORTS = "/reports"
 HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 INTERPRETERS = {"cpython": "python2.7", "pypy": "pypy"}
-PYTHON_PACKAGES = {"cpython": "python2.7 python2.7-dev", "pypy": "pypy pypy-dev"}
+PYTHON_PACKAGES = {
+    "cpython": "python2.7 python2.7-dev",
+    "pypy": "pypy pypy-dev libssl-dev libffi-dev",
+}
+# CPython installs offline from dist/. Some PyPy sdists (MarkupSafe 1.1.1) cannot
+# be prepared by a Python 3 pip download, so PyPy downloads only the bootstrap
+# wheels and installs the rest from the index during the build.
+PIP_OPTIONS = {"cpython": "--no-index", "pypy": "--no-compile"}
+BOOTSTRAP = ("pip", "setuptools", "wheel", "incremental")
 # pip download tags of the interpreter in the image (Debian bullseye, x86_64).
 DOWNLOAD_TAGS = {
     "cpython": ["--implementation", "cp", "--abi", "cp27mu"],
@@ -218,7 +226,9 @@ def image_tag(interpreter: str, base: str) -> str:
     digest = hashlib.sha256()
     for name in ("Dockerfile", "wstest_local.py"):
         digest.update((HERE / name).read_bytes())
-    for item in [interpreter, base, AUTOBAHNTESTSUITE, *requirements_for(interpreter)]:
+    inputs = [interpreter, base, AUTOBAHNTESTSUITE, PIP_OPTIONS[interpreter]]
+    inputs += [PYTHON_PACKAGES[interpreter], *requirements_for(interpreter)]
+    for item in inputs:
         digest.update(item.encode() + b"\0")
     return f"{IMAGE_REPO}:{interpreter}-{digest.hexdigest()[:12]}"
 
@@ -253,6 +263,8 @@ def _stage_context(interpreter: str, work: Path, ca_dir: Path | None) -> Path:
         for cert in sorted(ca_dir.glob("*.crt")):
             shutil.copy2(cert, context / "certs" / cert.name)
     dist = work / f"dist-{interpreter}"
+    if PIP_OPTIONS[interpreter] != "--no-index":
+        pins = [pin for pin in pins if pin.split("==")[0] in BOOTSTRAP]
     _download_dist(interpreter, pins, dist)
     shutil.copytree(dist, context / "dist")
     return context
@@ -276,6 +288,7 @@ def build_image(
         "--build-arg", f"BASE={base}",
         "--build-arg", f"PYTHON={INTERPRETERS[interpreter]}",
         "--build-arg", f"PYTHON_PACKAGES={PYTHON_PACKAGES[interpreter]}",
+        "--build-arg", f"PIP_OPTIONS={PIP_OPTIONS[interpreter]}",
         "--build-arg", f"AUTOBAHNTESTSUITE={AUTOBAHNTESTSUITE}",
         str(context),
     ]  # fmt: skip

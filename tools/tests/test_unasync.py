@@ -70,7 +70,7 @@ class Reader:
                 return awaited
         raise StopIteration
 
-    def start(self) -> threading.Thread[None]:
+    def start(self) -> threading.Thread:
         return self.spawn("def")
 '''
 

@@ -87,6 +87,11 @@ CLOSE_CODE_EXPLANATIONS: Final[dict[int, str]] = {
     1014: "bad gateway",
     1015: "TLS handshake failure [internal]",
 }
+"""Short explanations of the registered close codes, for error messages.
+
+"[internal]" marks the codes that are only reported, never sent (RFC 6455 section
+7.4.1).
+"""
 
 # RFC 6455 section 7.4.1 and 7.4.2: codes that may travel in a close frame. 1004 is
 # reserved; 1005, 1006 and 1015 are for reporting only and must never be sent.

@@ -1,0 +1,781 @@
+"""How bytes move between a socket and the sans-I/O core, with threads.
+
+This module is I/O-specific: it is the hand-written twin of
+:mod:`wskit.asyncio.transport`, plus the methods of ``ClientConnection`` whose
+asyncio versions rest on futures and tasks (sending, closing, pings, keepalive,
+the opening handshake). Everything else is generated into
+:mod:`wskit.threading.connection` from the asyncio client.
+
+Threads:
+
+- A reader thread per connection reads with ``recv_into`` into one preallocated
+  buffer, feeds the core, writes what the core answers (pongs, the close echo) and
+  dispatches events, so the connection stays alive while the application does not
+  call ``recv()``. When ``max_queue`` frames wait, it blocks until the application
+  reads: reading stops and TCP flow control slows the server down.
+- A keepalive thread pings every ``ping_interval`` and fails the connection with
+  1011 when no pong arrives within ``ping_timeout``.
+- The application's threads send. Sends are synchronous: ``send()`` returns once
+  ``sendall`` handed the bytes to the kernel, so nothing piles up in user space and
+  ``write_limit`` has nothing to bound (the socket's send buffer does that).
+
+Locks: ``protocol_mutex`` serializes every call into the core and the hand-off of
+its output to an ordered outbox; ``write_lock`` serializes socket writes, which
+drain the outbox in order. Frames of different threads therefore never
+interleave, and the reader thread never waits for a blocked writer: it writes
+only when the write lock is free, and otherwise leaves its bytes to the writer
+that holds it. A fragmented message holds a send slot for its whole length; other
+data frames wait for it, control frames do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from wskit.core.events import BinaryData, Event, Pong, TextData
+from wskit.core.exceptions import ConcurrencyError, ConnectionClosed, InvalidMessage
+from wskit.core.frames import CloseCode
+from wskit.core.headers import HeadersLike
+from wskit.core.http11 import Request, Response
+from wskit.core.protocol import ClientProtocol, State
+
+from .messages import Assembler
+from .network import remaining
+
+__all__ = ["ConnectionIO"]
+
+_BytesLike = (bytes, bytearray, memoryview)
+
+_Fragment = str | bytes | bytearray | memoryview
+
+# Size of the receive buffer; frames larger than this arrive in several reads.
+_READ_SIZE = 2**16
+# Chunks up to this total are joined and written with one system call.
+_JOIN_LIMIT = 2**14
+
+
+class ConnectionIO:
+    """The threading half of a client connection: socket, threads and locks.
+
+    Args:
+        protocol: The sans-I/O connection.
+        close_timeout: Seconds to wait for the server to close TCP once the close
+            handshake started (or the handshake failed); then the socket is shut
+            down. ``None`` waits forever.
+        max_queue: High-water mark, in frames, of the incoming buffer, or a
+            ``(high, low)`` tuple; ``None`` disables flow control.
+        write_limit: Accepted for compatibility with the asyncio client: sends
+            are synchronous ``sendall`` calls, so the kernel's send buffer is the
+            only buffer and nothing accumulates in user space.
+    """
+
+    # Set by ClientConnection.__init__, which is generated.
+    ping_interval: float | None
+    ping_timeout: float | None
+    latency: float
+    request: Request | None
+    response: Response | None
+    pending_pings: dict[bytes, tuple[threading.Event, float]]
+    send_in_progress: threading.Thread | None
+    keepalive_task: threading.Thread | None
+
+    sock: socket.socket | None = None
+
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        *,
+        close_timeout: float | None = 10,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 2**15,
+    ) -> None:
+        self.protocol = protocol
+        self.close_timeout = close_timeout
+        if isinstance(max_queue, tuple):
+            self.max_queue_high, self.max_queue_low = max_queue
+        else:
+            self.max_queue_high, self.max_queue_low = max_queue, None
+        if isinstance(write_limit, tuple):
+            self.write_limit_high, self.write_limit_low = write_limit
+        else:
+            self.write_limit_high, self.write_limit_low = write_limit, None
+        self.logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
+            protocol.logger
+        )
+        self.debug = protocol.debug
+        self.recv_messages = Assembler(self.max_queue_high, self.max_queue_low)
+        #: Set when the handshake response arrived or the connection was lost.
+        self.response_rcvd = threading.Event()
+        #: Set once the socket is closed and every waiter woken.
+        self.connection_lost_waiter = threading.Event()
+        #: Why the connection dropped, chained to ``ConnectionClosed``.
+        self.connection_exc: BaseException | None = None
+        self.protocol_mutex = threading.Lock()
+        # Wakes senders waiting for a fragmented message to end.
+        self.send_done = threading.Condition(self.protocol_mutex)
+        self.write_lock = threading.Lock()
+        self.outgoing: deque[bytes] = deque()
+        # Threads inside a critical section, by identifier: close() called from
+        # a signal handler that interrupted one of them must not wait for it.
+        self.busy: dict[int, int] = {}
+        self.reader_thread: threading.Thread | None = None
+        self._close_timer: threading.Timer | None = None
+        self._lost = False
+
+    # Hooks for the shape-level code.
+
+    def process_response(self, response: Response) -> None:
+        """Called with the handshake response."""
+        self.response_rcvd.set()
+
+    # The socket and the reader thread.
+
+    def connection_made(self, sock: socket.socket) -> None:
+        """Take ownership of a connected socket and start the reader thread."""
+        self.sock = sock
+        self.reader_thread = threading.Thread(
+            target=self._read_loop, name=f"wskit-reader-{id(self):x}", daemon=True
+        )
+        self.reader_thread.start()
+
+    def _read_loop(self) -> None:
+        sock = self.sock
+        assert sock is not None
+        protocol = self.protocol
+        buffer = bytearray(_READ_SIZE)
+        view = memoryview(buffer)
+        try:
+            while True:
+                try:
+                    size = sock.recv_into(buffer)
+                except (OSError, ValueError) as exc:
+                    if self.connection_exc is None and not self._lost:
+                        self.connection_exc = exc
+                    break
+                if not size:
+                    break
+                with self._locked():
+                    protocol.receive_data(view[:size])
+                    events = protocol.events_received()
+                    self._queue_output()
+                    arm = self._close_timer is None and protocol.close_expected()
+                self.flush(blocking=False)
+                if arm:
+                    self.arm_close_timer()
+                self._dispatch(events)
+            with self._locked():
+                # RFC 6455 section 7.1.1: once the server closed TCP, the client
+                # may close its side; the core half-closes ours.
+                if not protocol.eof_rcvd:
+                    protocol.receive_eof()
+                events = protocol.events_received()
+                self._queue_output()
+            self.flush(blocking=False)
+            self._dispatch(events)
+        finally:
+            self._connection_lost()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        put = self.recv_messages.put
+        for event in events:
+            cls = type(event)
+            if cls is TextData or cls is BinaryData:
+                put(event)  # type: ignore[arg-type]
+            elif cls is Pong:
+                with self._locked():
+                    self.process_pong(event.data)  # type: ignore[union-attr,arg-type]
+            elif cls is Response:
+                self.process_response(event)  # type: ignore[arg-type]
+            # Ping: the core already queued the pong. Close: reported through
+            # the core's state once the TCP connection is closed.
+
+    def _connection_lost(self) -> None:
+        with self._locked():
+            self._lost = True
+            protocol = self.protocol
+            if not protocol.eof_rcvd:
+                protocol.receive_eof()
+                protocol.events_received()
+            protocol.data_to_send()
+            self.outgoing.clear()
+            timer, self._close_timer = self._close_timer, None
+            self.send_done.notify_all()
+        if timer is not None:
+            timer.cancel()
+        sock = self.sock
+        if sock is not None:
+            # Shutting down wakes a writer blocked in sendall; closing waits
+            # until it let go of the socket.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with self.write_lock:
+                sock.close()
+        self.recv_messages.close()
+        self.response_rcvd.set()
+        self.connection_closed()
+        self.connection_lost_waiter.set()
+
+    # Writing.
+
+    def _queue_output(self) -> None:
+        # The caller holds protocol_mutex: the outbox keeps the core's order.
+        output = self.protocol.data_to_send()
+        if output:
+            self.outgoing.extend(output)
+
+    def flush(self, blocking: bool = True) -> None:
+        """Write the outbox to the socket, in order.
+
+        Args:
+            blocking: Wait for the write lock. The reader thread passes
+                ``False``: whoever holds the lock writes its bytes too.
+        """
+        outgoing = self.outgoing
+        while outgoing:
+            if not self._acquire(self.write_lock, blocking):
+                return
+            try:
+                self._write_all(outgoing)
+            finally:
+                self._release(self.write_lock)
+            # Bytes queued while the lock was held by us are written by the
+            # loop: a thread that failed to take the lock relies on that.
+
+    def _write_all(self, outgoing: deque[bytes]) -> None:
+        sock = self.sock
+        if sock is None or self._lost:
+            outgoing.clear()
+            return
+        try:
+            while outgoing:
+                chunks: list[bytes] = []
+                total = 0
+                while outgoing and outgoing[0] and total < _JOIN_LIMIT:
+                    chunk = outgoing.popleft()
+                    chunks.append(chunk)
+                    total += len(chunk)
+                if chunks:
+                    sock.sendall(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                elif outgoing and not outgoing[0]:
+                    outgoing.popleft()
+                    self._half_close(sock)
+        except (OSError, ValueError) as exc:
+            outgoing.clear()
+            if self.connection_exc is None and not self._lost:
+                self.connection_exc = exc
+            if self.debug:
+                self.logger.debug("! write failed: %s", exc)
+            self.abort()
+
+    def _half_close(self, sock: socket.socket) -> None:
+        if isinstance(sock, ssl.SSLSocket):
+            # TLS cannot half-close: the reader thread closes the connection
+            # when the server answers, or the close timer does.
+            return
+        if self.debug:
+            self.logger.debug("x half-closing TCP connection")
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once; the reader thread then cleans up."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    # Locks that a signal handler may interrupt.
+
+    def _acquire(self, lock: threading.Lock, blocking: bool = True) -> bool:
+        # Mark the thread busy before it may hold the lock, and until it no
+        # longer does: a signal handler running in between sees it as busy.
+        ident = threading.get_ident()
+        busy = self.busy
+        busy[ident] = busy.get(ident, 0) + 1
+        if lock.acquire(blocking):
+            return True
+        self._leave(ident)
+        return False
+
+    def _release(self, lock: threading.Lock) -> None:
+        lock.release()
+        self._leave(threading.get_ident())
+
+    def _leave(self, ident: int) -> None:
+        count = self.busy[ident] - 1
+        if count:
+            self.busy[ident] = count
+        else:
+            del self.busy[ident]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._acquire(self.protocol_mutex)
+        try:
+            yield
+        finally:
+            self._release(self.protocol_mutex)
+
+    def _interrupting(self) -> bool:
+        """Whether the current thread interrupted itself inside a critical section.
+
+        That happens when a signal handler calls :meth:`close` while the main
+        thread was in ``recv()`` or ``send()``.
+        """
+        ident = threading.get_ident()
+        return ident in self.busy or ident in self.recv_messages.busy
+
+    # Close timer and waiting.
+
+    def arm_close_timer(self) -> None:
+        """Shut the socket down if the server has not closed TCP in time.
+
+        RFC 6455 section 7.1.1: the server closes the TCP connection first; a
+        client that trusted it forever would hang on a misbehaving server.
+        """
+        if self.close_timeout is None or self.connection_lost_waiter.is_set():
+            return
+        with self._locked():
+            if self._close_timer is not None or self._lost:
+                return
+            timer = threading.Timer(self.close_timeout, self._close_timeout_expired)
+            timer.daemon = True
+            self._close_timer = timer
+        timer.start()
+
+    def _close_timeout_expired(self) -> None:
+        if self.connection_exc is None:
+            self.connection_exc = TimeoutError("timed out while closing connection")
+        if self.debug:
+            self.logger.debug("! timed out waiting for TCP close")
+        self.abort()
+
+    def wait_connection_lost(self) -> None:
+        """Wait until the TCP connection is closed."""
+        self.connection_lost_waiter.wait()
+
+    def close_exc(self) -> ConnectionClosed:
+        """The exception telling the application how the connection closed."""
+        exc = self.protocol.close_exc()
+        if self.connection_exc is not None and exc.__cause__ is None:
+            exc.__cause__ = self.connection_exc
+        return exc
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Read socket information: ``peername``, ``sockname``, ``socket``,
+        ``ssl_object`` or ``peercert``, like asyncio's ``get_extra_info``."""
+        sock = self.sock
+        if sock is None:
+            return default
+        try:
+            if name == "peername":
+                return sock.getpeername()
+            if name == "sockname":
+                return sock.getsockname()
+            if name == "socket":
+                return sock
+            if isinstance(sock, ssl.SSLSocket):
+                if name == "ssl_object":
+                    return sock
+                if name == "peercert":
+                    return sock.getpeercert()
+                if name == "cipher":
+                    return sock.cipher()
+        except OSError:
+            return default
+        return default
+
+    def _raise_closed(self) -> None:
+        # The close code is known only once TCP is closed; the close timer bounds
+        # the wait because the state is CLOSING or CLOSED here.
+        self.arm_close_timer()
+        self.wait_connection_lost()
+        raise self.close_exc()
+
+    # Sending.
+
+    def send(
+        self,
+        message: str | bytes | bytearray | memoryview | Iterable[_Fragment],
+        text: bool | None = None,
+    ) -> None:
+        """Send a message.
+
+        A ``str`` goes in a text frame, bytes-like objects in a binary frame;
+        ``text`` overrides that (``text=True`` sends UTF-8 bytes as text without
+        re-encoding). An iterable sends one fragmented message, one frame per
+        item; items must all be ``str`` or all bytes-like. Any thread may send:
+        frames of concurrent sends never interleave, and a fragmented message
+        holds back other messages until its last frame.
+
+        Args:
+            message: The message, or its fragments.
+            text: Force a text (``True``) or binary (``False``) frame.
+
+        Raises:
+            ConnectionClosed: The connection is closed.
+            TypeError: ``message`` has an unsupported type, or fragments mix
+                ``str`` and bytes.
+        """
+        protocol = self.protocol
+        action: Callable[[], None]
+        if isinstance(message, str):
+            if text is False:
+                encoded = message.encode()
+                action = lambda: protocol.send_binary(encoded)  # noqa: E731
+            else:
+                action = lambda: protocol.send_text(message)  # noqa: E731
+        elif isinstance(message, _BytesLike):
+            if text:
+                data = bytes(message)
+                action = lambda: protocol.send_text(data)  # noqa: E731
+            else:
+                action = lambda: protocol.send_binary(message)  # noqa: E731
+        elif isinstance(message, Mapping):
+            raise TypeError(
+                "cannot send a dict-like object; to send its keys as fragments, "
+                "pass message.keys()"
+            )
+        elif isinstance(message, Iterable):
+            self._send_fragments(message, text)
+            return
+        else:
+            raise TypeError(
+                "message must be str, bytes-like, or an iterable of them, "
+                f"not {type(message).__name__}"
+            )
+        closed = False
+        with self._locked():
+            self._wait_send_slot()
+            if protocol.state is State.OPEN:
+                action()
+                self._queue_output()
+            else:
+                closed = True
+        if closed:
+            self._raise_closed()
+        self.flush()
+
+    def _wait_send_slot(self) -> None:
+        # The caller holds protocol_mutex; send_done waits on it.
+        current = threading.current_thread()
+        while (
+            self.send_in_progress is not None and self.send_in_progress is not current
+        ):
+            self.send_done.wait()
+
+    def _send_fragments(
+        self, fragments: Iterable[_Fragment], text: bool | None
+    ) -> None:
+        iterator = iter(fragments)
+        try:
+            first = next(iterator)
+        except StopIteration:
+            return
+        with self._locked():
+            self._wait_send_slot()
+            self.send_in_progress = threading.current_thread()
+        try:
+            is_str = self._send_first_fragment(first, text)
+            for fragment in iterator:
+                self._send_next_fragment(fragment, is_str)
+            self._send_fragment(lambda: self.protocol.send_continuation(b"", fin=True))
+        except Exception:
+            self._fail_fragmented()
+            raise
+        finally:
+            with self._locked():
+                self.send_in_progress = None
+                self.send_done.notify_all()
+
+    def _send_fragment(self, action: Callable[[], None]) -> None:
+        with self._locked():
+            if self.protocol.state is not State.OPEN:
+                raise self.close_exc()
+            action()
+            self._queue_output()
+        self.flush()
+
+    def _send_first_fragment(self, fragment: _Fragment, text: bool | None) -> bool:
+        protocol = self.protocol
+        if isinstance(fragment, str):
+            if text is False:
+                encoded = fragment.encode()
+                self._send_fragment(lambda: protocol.send_binary(encoded, fin=False))
+            else:
+                self._send_fragment(lambda: protocol.send_text(fragment, fin=False))
+            return True
+        if isinstance(fragment, _BytesLike):
+            if text:
+                data = bytes(fragment)
+                self._send_fragment(lambda: protocol.send_text(data, fin=False))
+            else:
+                self._send_fragment(lambda: protocol.send_binary(fragment, fin=False))
+            return False
+        raise TypeError(
+            f"fragments must be str or bytes-like, not {type(fragment).__name__}"
+        )
+
+    def _send_next_fragment(self, fragment: _Fragment, is_str: bool) -> None:
+        protocol = self.protocol
+        if isinstance(fragment, str) and is_str:
+            data = fragment.encode()
+        elif isinstance(fragment, _BytesLike) and not is_str:
+            data = fragment  # type: ignore[assignment]
+        else:
+            raise TypeError(
+                "fragments of one message must all be str or all bytes-like"
+            )
+        self._send_fragment(lambda: protocol.send_continuation(data, fin=False))
+
+    def _fail_fragmented(self) -> None:
+        # Half a message cannot be taken back: the connection is unusable.
+        with self._locked():
+            if self.protocol.state is State.OPEN:
+                self.protocol.fail(
+                    CloseCode.INTERNAL_ERROR, "error in fragmented message"
+                )
+                self._queue_output()
+        self.flush()
+        self.arm_close_timer()
+
+    # Closing.
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Perform the closing handshake and wait for the TCP connection to close.
+
+        Waiting is bounded by ``close_timeout``: then the connection is aborted.
+        Calling :meth:`close` again, or on a closed connection, does nothing but
+        wait. Any thread may call it; a blocked ``recv()`` or ``for message in
+        websocket`` loop in another thread then ends. From a signal handler that
+        interrupted this connection's own ``recv()`` or ``send()``, the closing
+        handshake runs in a new thread and :meth:`close` returns at once: waiting
+        there would wait for the very code the handler interrupted.
+
+        Args:
+            code: The close code.
+            reason: The close reason, at most 123 bytes in UTF-8.
+
+        Raises:
+            ValueError: ``code`` may not be sent, or ``reason`` is too long.
+        """
+        if self._interrupting():
+            threading.Thread(
+                target=self.close, args=(code, reason), name="wskit-close"
+            ).start()
+            return
+        with self._locked():
+            protocol = self.protocol
+            if protocol.state is State.OPEN:
+                if self.send_in_progress is not None:
+                    protocol.fail(
+                        CloseCode.INTERNAL_ERROR, "close during fragmented message"
+                    )
+                else:
+                    protocol.send_close(code, reason)
+                self._queue_output()
+            elif protocol.state is State.CONNECTING:
+                protocol.fail(CloseCode.ABNORMAL_CLOSURE)
+                self._queue_output()
+        self.flush()
+        self.arm_close_timer()
+        self.wait_connection_lost()
+
+    # Pings.
+
+    def ping(
+        self, data: str | bytes | bytearray | memoryview | None = None
+    ) -> threading.Event:
+        """Send a ping.
+
+        Args:
+            data: The payload; ``str`` is encoded to UTF-8; ``None`` picks four
+                random bytes that no pending ping uses.
+
+        Returns:
+            An event set when the matching pong arrives (:attr:`latency` then
+            holds the round trip), or when the connection closes: check
+            :attr:`state` after waiting. A pong also answers every earlier
+            pending ping, as RFC 6455 section 5.5.3 allows a server to answer
+            only the latest.
+
+        Raises:
+            ConnectionClosed: The connection is closed.
+            ConcurrencyError: A ping with the same payload still awaits its pong.
+            TypeError: ``data`` is not ``str`` or bytes-like.
+        """
+        if isinstance(data, str):
+            payload: bytes | None = data.encode()
+        elif isinstance(data, _BytesLike):
+            payload = bytes(data)
+        elif data is None:
+            payload = None
+        else:
+            raise TypeError(
+                f"ping data must be str or bytes-like, not {type(data).__name__}"
+            )
+        pong_received = threading.Event()
+        with self._locked():
+            closed = self.protocol.state is not State.OPEN
+            if not closed:
+                if payload is not None and payload in self.pending_pings:
+                    raise ConcurrencyError(
+                        "already waiting for a pong with the same data; pass other "
+                        "data or None to let the connection pick a unique payload"
+                    )
+                while payload is None or payload in self.pending_pings:
+                    payload = os.urandom(4)
+                self.pending_pings[payload] = (pong_received, time.monotonic())
+                self.protocol.send_ping(payload)
+                self._queue_output()
+        if closed:
+            self._raise_closed()
+        self.flush()
+        return pong_received
+
+    def pong(self, data: str | bytes | bytearray | memoryview = b"") -> None:
+        """Send an unsolicited pong, e.g. as a one-way heartbeat.
+
+        Args:
+            data: The payload; ``str`` is encoded to UTF-8.
+
+        Raises:
+            ConnectionClosed: The connection is closed.
+            TypeError: ``data`` is not ``str`` or bytes-like.
+        """
+        if isinstance(data, str):
+            payload = data.encode()
+        elif isinstance(data, _BytesLike):
+            payload = bytes(data)
+        else:
+            raise TypeError(
+                f"pong data must be str or bytes-like, not {type(data).__name__}"
+            )
+        with self._locked():
+            closed = self.protocol.state is not State.OPEN
+            if not closed:
+                self.protocol.send_pong(payload)
+                self._queue_output()
+        if closed:
+            self._raise_closed()
+        self.flush()
+
+    def process_pong(self, data: bytes) -> None:
+        """Set the event of the ping this pong answers, and of every earlier one.
+
+        Called by the reader thread with ``protocol_mutex`` held.
+        """
+        pending = self.pending_pings
+        if data not in pending:
+            return  # unsolicited
+        now = time.monotonic()
+        acknowledged = []
+        for ping_id, (pong_received, sent_at) in pending.items():
+            acknowledged.append(ping_id)
+            if ping_id == data:
+                self.latency = now - sent_at
+            pong_received.set()
+            if ping_id == data:
+                break
+        for ping_id in acknowledged:
+            del pending[ping_id]
+
+    def connection_closed(self) -> None:
+        """Wake the waiters of pending pings once TCP is closed."""
+        with self._locked():
+            pending, self.pending_pings = self.pending_pings, {}
+        for pong_received, _ in pending.values():
+            pong_received.set()
+
+    # Keepalive.
+
+    def start_keepalive(self) -> None:
+        """Start the keepalive thread, if ``ping_interval`` is set."""
+        if self.ping_interval is not None and self.keepalive_task is None:
+            self.keepalive_task = threading.Thread(
+                target=self.keepalive, name=f"wskit-keepalive-{id(self):x}", daemon=True
+            )
+            self.keepalive_task.start()
+
+    def keepalive(self) -> None:
+        """Ping every ``ping_interval``; fail with 1011 without a pong in time."""
+        assert self.ping_interval is not None
+        latency = 0.0
+        lost = self.connection_lost_waiter
+        while True:
+            # When the pong took a while, ping again sooner, so the period
+            # stays close to ping_interval.
+            if lost.wait(max(self.ping_interval - latency, 0.0)):
+                return
+            try:
+                pong_received = self.ping()
+            except ConnectionClosed:
+                return
+            if self.ping_timeout is None:
+                continue
+            if pong_received.wait(self.ping_timeout):
+                latency = self.latency
+                continue
+            if lost.is_set():
+                return
+            if self.debug:
+                self.logger.debug("! timed out waiting for keepalive pong")
+            with self._locked():
+                if self.protocol.state is State.OPEN:
+                    self.protocol.fail(
+                        CloseCode.INTERNAL_ERROR, "keepalive ping timeout"
+                    )
+                    self._queue_output()
+                if self.connection_exc is None:
+                    self.connection_exc = TimeoutError("keepalive ping timeout")
+            self.flush()
+            self.arm_close_timer()
+            return
+
+    # Opening handshake.
+
+    def handshake(
+        self,
+        additional_headers: HeadersLike | None = None,
+        user_agent_header: str | None = None,
+    ) -> None:
+        """Send the handshake request and wait for the response.
+
+        Args:
+            additional_headers: Headers to add to the request.
+            user_agent_header: The ``User-Agent`` value; ``None`` removes it.
+
+        Raises:
+            InvalidHandshake: The server refused the handshake or answered badly.
+            TimeoutError: The opening deadline passed.
+        """
+        protocol = self.protocol
+        with self._locked():
+            request = protocol.connect(
+                additional_headers=additional_headers,
+                user_agent_header=user_agent_header,
+            )
+            self.request = request
+            protocol.send_request(request)
+            self._queue_output()
+        self.flush()
+        if not self.response_rcvd.wait(remaining()):
+            raise TimeoutError("timed out during opening handshake")
+        self.response = protocol.response
+        exc = protocol.handshake_exc
+        if exc is None and protocol.response is None:
+            # The connection was lost before any response: a network failure,
+            # which reconnecting may fix (see process_exception).
+            exc = InvalidMessage("connection closed while reading the HTTP response")
+            exc.__cause__ = EOFError("connection closed before the response")
+        if exc is not None:
+            raise exc
