@@ -67,3 +67,22 @@ def bench(session: nox.Session) -> None:
     _install_group(session, "bench")
     session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
     session.run("python", "tools/bench_core.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs with warnings as errors, then run every example they show."""
+    _install_group(session, "docs")
+    _install_group(session, "conformance")
+    session.install(*EDITABLE)
+    session.run(
+        "sphinx-build",
+        "-W",
+        "-n",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+    )
+    session.run("python", "tools/doc_examples.py", *session.posargs)

@@ -102,7 +102,8 @@ _BAD_STDERR = (
 )
 _UNAVAILABLE = re.compile(
     r"^(?:ImportError: cannot import name '\w+' from '(wskit\.[\w.]+)'"
-    r"|ModuleNotFoundError: No module named '(wskit\.[\w.]+)')",
+    r"|ModuleNotFoundError: No module named '(wskit\.[\w.]+)'"
+    r"|AttributeError: module '(wskit\.[\w.]+)' has no attribute '\w+')",
     re.MULTILINE,
 )
 
@@ -340,7 +341,7 @@ def classify(example: Example, outcome: Outcome) -> Result:
     if outcome.returncode != 0:
         missing = _UNAVAILABLE.search(outcome.stderr)
         if missing:
-            module = missing.group(1) or missing.group(2)
+            module = next(group for group in missing.groups() if group)
             return Result(
                 example, Status.UNAVAILABLE, f"{module} lacks what it imports", output
             )

@@ -167,6 +167,13 @@ FOREVER = Example("docs/page.rst", 1, "pass\n", Mode.FOREVER, "reconnects")
         ),
         (
             EXAMPLE,
+            Outcome(
+                1, "", "AttributeError: module 'wskit.legacy' has no attribute 'x'\n"
+            ),
+            Status.UNAVAILABLE,
+        ),
+        (
+            EXAMPLE,
             Outcome(1, "", "ModuleNotFoundError: No module named 'requests'\n"),
             Status.FAILED,
         ),

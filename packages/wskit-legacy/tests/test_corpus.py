@@ -1,14 +1,15 @@
 """Legacy programs run on the shim, then after the codemod on wskit.asyncio.
 
-Each program in ``corpus/`` runs three times against a recording server:
+Each program in ``corpus/`` runs against a recording server:
 
 1. as written, with its import swapped to ``wskit.legacy``: it must behave as
    expected and warn exactly the legacy spellings it uses, each pointing at the
    program's own file;
 2. after the codemod, on wskit.asyncio: no warning at all, the same result and
-   the same server observations (headers, messages, close codes, connections);
-   programs using spellings that the codemod must not rewrite get the manual
-   fixes listed here, after the codemod listed exactly those lines.
+   the same server observations (headers, messages, close codes, connections).
+   Programs using spellings that the codemod must not rewrite get the manual
+   fixes listed here, after the codemod listed exactly those spellings and
+   pointed the program at the shim; a second run of the codemod then finishes.
 
 Together the programs use every row of the table.
 """
@@ -59,9 +60,7 @@ class Case:
 
 CASES: dict[str, Case] = {
     "echo_basic": Case(frozenset(), ["hello", True, None]),
-    "extra_headers": Case(
-        frozenset({"extra_headers"}), ["Bearer secret", "corpus"]
-    ),
+    "extra_headers": Case(frozenset({"extra_headers"}), ["Bearer secret", "corpus"]),
     "handshake_headers": Case(
         frozenset({"extra_headers", "request_headers", "response_headers"}),
         ["abc", "websocket", True, "abc"],
@@ -214,15 +213,27 @@ async def test_runs_on_wskit_asyncio_after_the_codemod(name: str) -> None:
     result = rewrite_source(original, f"{name}.py")
     # The swapped program (import wskit.legacy as websockets) migrates the same.
     assert rewrite_source(swap_import(original)).source == result.source
-    assert "wskit.legacy" not in result.source
-    assert "import websockets" not in result.source
     assert tuple(finding.legacy for finding in result.findings) == case.findings
     migrated = result.source
-    for old, new in case.fixes:
-        assert old in migrated
-        migrated = migrated.replace(old, new)
+    if case.findings:
+        # Left for a human: meanwhile the program imports the shim. After the
+        # fixes, a second run finishes the migration.
+        assert "import wskit.legacy as websockets" in migrated
+        half_run, _, _ = await _run(name, migrated, case)
+        reset_warnings()
+        assert {_MESSAGES[str(w.message)].legacy for w in half_run.warnings} == {
+            finding.rstrip("=") for finding in case.findings
+        }
+        for old, new in case.fixes:
+            assert old in migrated
+            migrated = migrated.replace(old, new)
+        second = rewrite_source(migrated, f"{name}.py")
+        assert second.findings == ()
+        migrated = second.source
+    assert "wskit.legacy" not in migrated
+    assert "import websockets" not in migrated
 
-    legacy_run, legacy_seen, _ = await _run(name, swap_import(original), case)
+    _, legacy_seen, _ = await _run(name, swap_import(original), case)
     new_run, new_seen, port = await _run(name, migrated, case)
     assert new_run.warnings == []
     assert new_run.result == _expected_result(case, port)

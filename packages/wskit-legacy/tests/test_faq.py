@@ -44,12 +44,14 @@ async def test_extra_headers() -> None:
 @async_test
 async def test_request_and_response_headers() -> None:
     # "How do I access HTTP headers?": request_headers and response_headers.
-    async with recording_server() as server:
-        async with websockets.connect(server.uri("/echo")) as websocket:
-            with pytest.warns(LegacyDeprecationWarning, match="request.headers"):
-                request_headers = websocket.request_headers
-            with pytest.warns(LegacyDeprecationWarning, match="response.headers"):
-                response_headers = websocket.response_headers
+    async with (
+        recording_server() as server,
+        websockets.connect(server.uri("/echo")) as websocket,
+    ):
+        with pytest.warns(LegacyDeprecationWarning, match="request.headers"):
+            request_headers = websocket.request_headers
+        with pytest.warns(LegacyDeprecationWarning, match="response.headers"):
+            response_headers = websocket.response_headers
     assert request_headers["Host"] == server.requests[0]["host"]
     assert request_headers["Sec-WebSocket-Version"] == "13"
     assert response_headers["Upgrade"].lower() == "websocket"
@@ -59,12 +61,14 @@ async def test_request_and_response_headers() -> None:
 async def test_host_through_connect() -> None:
     # "How do I connect to a server at another address?": host= goes to
     # create_connection; Host header and URI stay as written.
-    async with recording_server() as server:
-        async with websockets.connect(
+    async with (
+        recording_server() as server,
+        websockets.connect(
             f"ws://example.com:{server.port}/echo", host="127.0.0.1"
-        ) as websocket:
-            await websocket.send("via host=")
-            assert await websocket.recv() == "via host="
+        ) as websocket,
+    ):
+        await websocket.send("via host=")
+        assert await websocket.recv() == "via host="
     assert server.requests[0]["host"] == f"example.com:{server.port}"
 
 
@@ -89,10 +93,12 @@ async def test_reconnect_with_async_for() -> None:
 @async_test
 async def test_connection_closed() -> None:
     # "What does ConnectionClosed mean?": recv() raises it with the close code.
-    async with recording_server() as server:
-        async with websockets.connect(server.uri("/close/4001/bye")) as websocket:
-            with pytest.raises(websockets.ConnectionClosed) as info:
-                await websocket.recv()
+    async with (
+        recording_server() as server,
+        websockets.connect(server.uri("/close/4001/bye")) as websocket,
+    ):
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await websocket.recv()
     assert info.value.code == 4001
     assert info.value.reason == "bye"
     assert isinstance(info.value, websockets.exceptions.ConnectionClosedError)

@@ -8,6 +8,7 @@ from wskit.legacy.renames import (
     DEPRECATED_SINCE,
     RENAMES,
     Kind,
+    Rename,
     legacy_to_new,
     lookup,
     new_to_legacy,
@@ -28,13 +29,11 @@ def test_lookup_of_an_unknown_spelling_fails() -> None:
 
 
 @pytest.mark.parametrize("row", RENAMES, ids=lambda row: row.legacy)
-def test_message_names_the_new_spelling_and_the_version(row: object) -> None:
-    assert hasattr(row, "message")
-    message = row.message  # type: ignore[attr-defined]
+def test_message_names_the_new_spelling_and_the_version(row: Rename) -> None:
+    message = row.message
     assert f"deprecated since wskit {DEPRECATED_SINCE}" in message
-    assert row.legacy in message  # type: ignore[attr-defined]
-    new = row.new  # type: ignore[attr-defined]
-    assert (new in message) if new is not None else ("remove it" in message)
+    assert row.legacy in message
+    assert (row.new in message) if row.new is not None else ("remove it" in message)
 
 
 def test_import_rows_do_not_warn() -> None:

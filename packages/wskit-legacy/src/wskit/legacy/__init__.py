@@ -14,13 +14,16 @@ Every legacy spelling still works and warns once per call site with a
 warnings, the codemod and the migration guide.
 
 The submodules ``client`` and ``exceptions`` stand in for ``websockets.client``
-and ``websockets.exceptions``.
+and ``websockets.exceptions``. The package also exports the new names of
+:mod:`wskit.asyncio` (``ClientConnection``, ``InvalidStatus``, ``State``, ...),
+so that half-migrated code runs too.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wskit.asyncio import ClientConnection, Data
 from wskit.core.exceptions import (
     ConcurrencyError,
     ConnectionClosed,
@@ -51,6 +54,7 @@ from wskit.core.exceptions import (
 )
 from wskit.core.frames import CloseCode
 from wskit.core.headers import Headers, HeadersLike
+from wskit.core.http11 import Request, Response
 from wskit.core.protocol import State
 
 from . import client, exceptions
@@ -67,12 +71,14 @@ if TYPE_CHECKING:
     WebSocketProtocolError = ProtocolError
 
 __all__ = [
+    "ClientConnection",
     "CloseCode",
     "ConcurrencyError",
     "Connect",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "Data",
     "DuplicateParameter",
     "Headers",
     "HeadersLike",
@@ -95,6 +101,8 @@ __all__ = [
     "PayloadTooBig",
     "ProtocolError",
     "ProxyError",
+    "Request",
+    "Response",
     "SecurityError",
     "State",
     "UnsafeHeader",

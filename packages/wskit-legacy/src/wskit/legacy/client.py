@@ -14,9 +14,10 @@ What keeps its legacy meaning, on purpose:
   messages; reading resumes at a quarter of it.
 - ``close_timeout`` defaults to ``timeout``, which defaults to 10 seconds.
 - ``async for websocket in connect(...)`` retries after *any* exception while
-  connecting (wskit.asyncio retries only transient ones), with the legacy backoff (class attributes
-  ``BACKOFF_INITIAL``, ``BACKOFF_MIN``, ``BACKOFF_MAX``, ``BACKOFF_FACTOR``, read
-  from the ``WEBSOCKETS_BACKOFF_*`` environment variables as legacy code did).
+  connecting (wskit.asyncio retries only transient ones), with the legacy
+  backoff (class attributes ``BACKOFF_INITIAL``, ``BACKOFF_MIN``,
+  ``BACKOFF_MAX``, ``BACKOFF_FACTOR``, read from the ``WEBSOCKETS_BACKOFF_*``
+  environment variables as legacy code did).
 - Leaving ``async with connect(...)`` closes with code 1000 even after an
   exception.
 - A refused handshake raises ``InvalidStatusCode`` (a subclass of
@@ -271,11 +272,11 @@ class connect(asyncio_client.connect):
         """Yield a new connection each time the previous one ended or failed.
 
         Any exception while connecting (or while closing at the end of an
-        iteration) leads to a reconnection, after the legacy backoff: ``random() * BACKOFF_INITIAL``
-        seconds after a connection that worked, then ``int(delay)`` seconds with
-        ``delay`` growing from ``BACKOFF_MIN`` by ``BACKOFF_FACTOR`` up to
-        ``BACKOFF_MAX``; a series that starts with a failure begins at
-        ``BACKOFF_MIN / BACKOFF_FACTOR``.
+        iteration) leads to a reconnection, after the legacy backoff:
+        ``random() * BACKOFF_INITIAL`` seconds after a connection that
+        worked, then ``int(delay)`` seconds with ``delay`` growing from
+        ``BACKOFF_MIN`` by ``BACKOFF_FACTOR`` up to ``BACKOFF_MAX``; a series
+        that starts with a failure begins at ``BACKOFF_MIN / BACKOFF_FACTOR``.
         """
         backoff_delay = self.BACKOFF_MIN / self.BACKOFF_FACTOR
         while True:

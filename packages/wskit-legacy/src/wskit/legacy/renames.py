@@ -66,9 +66,10 @@ class Rename:
         note: What changes besides the name, for the migration guide.
         codemod_safe: Whether the codemod may rewrite it mechanically. When
             ``False`` it lists each use for a human to migrate.
-        needs_proof: The name is common (``open``, ``path``, ``headers``): the
-            codemod rewrites it only on an object it can tell is a connection
-            (or, for exception attributes, the exception), and lists other uses.
+        needs_proof: The codemod rewrites it only where it can prove the
+            rewrite right: ``open``, ``path``, ``headers`` on an object it can
+            tell is a connection (or the exception), ``create_protocol`` for a
+            compatible subclass; it lists the other uses.
     """
 
     legacy: str
@@ -137,16 +138,18 @@ RENAMES: tuple[Rename, ...] = (
         "create_protocol",
         "create_connection",
         Kind.KEYWORD,
-        "takes a ClientConnection subclass; the codemod rewrites it only for a "
-        "subclass defined in the same file that keeps the base __init__ signature",
-        codemod_safe=False,
+        "takes a ClientConnection subclass; rewritten only for a subclass "
+        "defined in the same file that keeps the base __init__ signature",
+        codemod_safe=True,
+        needs_proof=True,
     ),
     Rename(
         "klass",
         "create_connection",
         Kind.KEYWORD,
         "older name of create_protocol; same conditions",
-        codemod_safe=False,
+        codemod_safe=True,
+        needs_proof=True,
     ),
     Rename(
         "loop",

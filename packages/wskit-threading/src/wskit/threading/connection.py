@@ -39,7 +39,7 @@ _Self = TypeVar("_Self", bound="ClientConnection")
 class ClientConnection(ConnectionIO):
     """A WebSocket client connection.
 
-    :meth:`recv` and :meth:`send` exchange messages; ``for message in
+    :meth:`recv` and ``send()`` exchange messages; ``for message in
     connection`` reads until the connection closes normally and raises
     :exc:`~wskit.core.exceptions.ConnectionClosedError` otherwise. Use it as an
     async context manager to close it with code 1000 on exit.

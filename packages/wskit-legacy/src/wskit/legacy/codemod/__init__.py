@@ -9,7 +9,10 @@ websockets``, ``from websockets.client import connect``,
 ``websockets.exceptions.X``), the keyword arguments of ``connect()``, the legacy
 attributes and exceptions, as :data:`wskit.legacy.renames.RENAMES` says. What it
 cannot rewrite safely stays as it was and is listed as ``path:line:column:
-spelling: what to do``.
+spelling: what to do``; such a file imports ``wskit.legacy`` (which accepts the
+new spellings too) instead of ``wskit.asyncio``, so that it keeps running, and
+every later run lists what remains. Once a human has fixed the listed lines, the
+next run switches the import to ``wskit.asyncio``.
 
 Exit status: 0 when nothing is left for a human, 1 when something is listed,
 2 when a path cannot be read or parsed (or on a usage error). With ``--diff``,

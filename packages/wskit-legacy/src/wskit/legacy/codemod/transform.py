@@ -18,10 +18,13 @@ import wskit.asyncio
 from ..renames import RENAMES, Kind, Rename, lookup
 from .names import LEGACY_MODULES, Binding, Names, dotted
 
-__all__ = ["Finding", "Result", "rewrite_source"]
+__all__ = ["NEW_MODULE", "SHIM_MODULE", "Finding", "Result", "rewrite_source"]
 
 NEW_MODULE = "wskit.asyncio"
 """Where the migrated code imports from."""
+
+SHIM_MODULE = "wskit.legacy"
+"""Where code with findings left imports from, so that it still runs meanwhile."""
 
 _AVAILABLE = frozenset(wskit.asyncio.__all__)
 
@@ -94,10 +97,11 @@ class Result:
 class _Rewriter(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (ParentNodeProvider, PositionProvider)
 
-    def __init__(self, names: Names, path: str) -> None:
+    def __init__(self, names: Names, path: str, target: str) -> None:
         super().__init__()
         self.names = names
         self.path = path
+        self.target = target
         self.findings: list[Finding] = []
         self.needs_state = False
         self._made: set[int] = set()
@@ -148,12 +152,12 @@ class _Rewriter(cst.CSTTransformer):
             if any(
                 cst.ensure_type(kept.asname.name, cst.Name).value == local
                 for kept in aliases
-                if kept.asname is not None and dotted(kept.name) == NEW_MODULE
+                if kept.asname is not None and dotted(kept.name) == self.target
             ):
                 continue  # ``import websockets, websockets.client``: one is enough
             aliases.append(
                 alias.with_changes(
-                    name=cst.parse_expression(NEW_MODULE),
+                    name=cst.parse_expression(self.target),
                     asname=cst.AsName(name=cst.Name(local)),
                 )
             )
@@ -196,7 +200,7 @@ class _Rewriter(cst.CSTTransformer):
             new = _OBJECT_RENAMES.get(legacy, name)
             names.append(alias.with_changes(name=cst.Name(new)))
         return updated_node.with_changes(
-            module=cst.parse_expression(NEW_MODULE),
+            module=cst.parse_expression(self.target),
             names=_sorted_aliases(names, names[-1].comma),
         )
 
@@ -453,7 +457,7 @@ class _Rewriter(cst.CSTTransformer):
                 if (
                     isinstance(small, cst.ImportFrom)
                     and small.module is not None
-                    and dotted(small.module) == NEW_MODULE
+                    and dotted(small.module) == self.target
                     and not isinstance(small.names, cst.ImportStar)
                 ):
                     names = list(small.names)
@@ -479,7 +483,7 @@ class _Rewriter(cst.CSTTransformer):
                 for small in statement.body
             ):
                 position = index + 1
-        body.insert(position, cst.parse_statement(f"from {NEW_MODULE} import State\n"))
+        body.insert(position, cst.parse_statement(f"from {self.target} import State\n"))
         return updated_node.with_changes(body=body)
 
 
@@ -545,8 +549,14 @@ def rewrite_source(source: str, path: str = "<string>") -> Result:
     if not names.legacy_imports:
         # Not a legacy program (or already migrated): nothing to do.
         return Result(source, False, ())
-    rewriter = _Rewriter(names, path)
+    rewriter = _Rewriter(names, path, NEW_MODULE)
     new_module = wrapper.visit(rewriter)
+    if rewriter.findings:
+        # Something is left for a human: import the shim, which accepts both
+        # spellings, so that the program keeps running and a later run (after
+        # the fixes) still sees it as legacy code and finishes the migration.
+        rewriter = _Rewriter(names, path, SHIM_MODULE)
+        new_module = wrapper.visit(rewriter)
     new_source = new_module.code
     findings = tuple(
         sorted(rewriter.findings, key=lambda finding: (finding.line, finding.column))
