@@ -413,12 +413,16 @@ def _start_docker(tag: str, reports: Path, spec_name: str) -> Server:
     name = f"wskit-autobahn-{os.getpid()}"
     argv = [
         "docker", "run", "--detach", "--name", name, "--network", "host",
-        "--user", f"{os.getuid()}:{os.getgid()}",
+        "--user", f"{os.getuid()}:{os.getgid()}", "--env", "PYTHONUNBUFFERED=1",
         "--volume", f"{reports}:{CONTAINER_REPORTS}", tag,
         "-m", "fuzzingserver", "-s", f"{CONTAINER_REPORTS}/{spec_name}",
         "--webport", "0",
     ]  # fmt: skip
-    _run(argv, DOCKER_TIMEOUT)
+    try:
+        _run(argv, DOCKER_TIMEOUT)
+    except HarnessError:
+        _run(["docker", "rm", "--force", name], DOCKER_TIMEOUT, check=False)
+        raise
     return Server("docker", reports / "server.log", container=name)
 
 
@@ -430,7 +434,11 @@ def _start_local(python: Path, reports: Path, spec: Path) -> Server:
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, cwd=reports, stdout=out, stderr=subprocess.STDOUT
+            argv,
+            cwd=reports,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     return Server("local", log, process=process)
 
@@ -452,7 +460,8 @@ def wait_for_port(server: Server, port: int, timeout: float = START_TIMEOUT) -> 
                 return
         except OSError:
             if not server.alive():
-                raise HarnessError("the fuzzing server exited; see its log") from None
+                message = f"the fuzzing server exited; see {server.log}"
+                raise HarnessError(message) from None
             time.sleep(0.2)
     raise HarnessError(f"{HOST}:{port} not accepting connections after {timeout:.0f}s")
 
@@ -576,7 +585,7 @@ def run_agents(
         _log(f"agent {agent.name}: exit {code} after {seconds:.1f}s")
         outcomes.append((agent, code, seconds))
         if not server.alive():
-            raise HarnessError("the fuzzing server died during the agent run")
+            raise HarnessError(f"the fuzzing server died; see {server.log}")
         update_reports(url, agent.name)
     return outcomes
 

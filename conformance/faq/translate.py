@@ -21,6 +21,7 @@ import tokenize
 from collections.abc import Mapping, Sequence
 
 from tools.unasync import unasync_source
+from wskit.legacy.renames import Kind, legacy_to_new
 
 __all__ = [
     "LEGACY_MODULE_ALIAS",
@@ -47,16 +48,12 @@ THREADING_RULES: Sequence[tuple[str, str]] = (
 )
 """Regular expression rules applied after ``unasync_source``: (pattern, repl)."""
 
-LEGACY_RENAMES: Mapping[str, str] = {
-    "extra_headers": "additional_headers",
-    "request_headers": "request.headers",
-    "response_headers": "response.headers",
-}
-"""Legacy name -> new spelling, for the names that FAQ programs use.
+LEGACY_RENAMES: Mapping[str, str] = legacy_to_new([Kind.KEYWORD, Kind.ATTRIBUTE])
+"""Legacy name -> new spelling, for keyword arguments and connection attributes.
 
-This table belongs in :mod:`wskit.legacy`, whose single table of renames drives its
-deprecation warnings, its codemod and its docs; once that exists this one must be
-replaced by it.
+Taken from :mod:`wskit.legacy.renames`, the one table that also drives the shim's
+deprecation warnings, its codemod and the migration guide, so the legacy tab of
+an answer cannot disagree with them.
 """
 
 LEGACY_MODULE_ALIAS = "websockets"

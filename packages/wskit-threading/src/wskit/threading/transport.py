@@ -602,11 +602,11 @@ class ConnectionIO:
                 random bytes that no pending ping uses.
 
         Returns:
-            An event set when the matching pong arrives (:attr:`~wskit.threading.connection.ClientConnection.latency` then
-            holds the round trip), or when the connection closes: check
-            :attr:`~wskit.threading.connection.ClientConnection.state` after waiting. A pong also answers every earlier
-            pending ping, as RFC 6455 section 5.5.3 allows a server to answer
-            only the latest.
+            An event set when the matching pong arrives (the connection's
+            ``latency`` then holds the round trip), or when the connection
+            closes: check its ``state`` after waiting. A pong also answers every
+            earlier pending ping, as RFC 6455 section 5.5.3 allows a server to
+            answer only the latest.
 
         Raises:
             ConnectionClosed: The connection is closed.
