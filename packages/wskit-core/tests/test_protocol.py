@@ -874,3 +874,56 @@ def test_connect_additional_headers_and_user_agent() -> None:
     assert request.headers["X-Token"] == "t"
     request = ClientProtocol(URI).connect(user_agent_header=None)
     assert "User-Agent" not in request.headers
+
+
+class TestDeferredFailure:
+    def test_fault_after_message_is_held(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(server_frame(0x1, b"first") + server_frame(0x0, b"bad"))
+        assert protocol.events_received() == [TextData("first")]
+        assert protocol.failure_pending
+        assert protocol.state is State.OPEN
+        assert protocol.data_to_send() == []
+        # The application answers the message before the failure goes out.
+        protocol.send_text("first")
+        assert protocol.fail_pending()
+        frames = client_frames(protocol.data_to_send())
+        assert [f[0] for f in frames] == [0x1, 0x8]
+        assert struct.unpack("!H", frames[1][3][:2])[0] == 1002
+        assert not protocol.fail_pending()
+        assert isinstance(protocol.failure, ProtocolError)
+
+    def test_fault_without_message_fails_at_once(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(server_frame(0x1, b"\xff"))
+        assert not protocol.failure_pending
+        assert state_of(protocol) is State.CLOSING
+
+    def test_fragment_is_not_a_message(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(
+            server_frame(0x1, b"a", fin=False) + server_frame(0x2, b"")
+        )
+        assert not protocol.failure_pending
+
+    def test_eof_applies_held_failure(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(server_frame(0x2, b"x") + server_frame(0x3, b""))
+        protocol.receive_eof()
+        assert not protocol.failure_pending
+        assert protocol.close_sent is not None
+        assert protocol.close_sent.code == 1002
+        assert isinstance(protocol.close_exc(), ConnectionClosedError)
+
+    def test_application_close_drops_held_failure(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(server_frame(0x2, b"x") + server_frame(0x3, b""))
+        protocol.send_close(1000)
+        assert not protocol.fail_pending()
+
+    def test_held_data_is_discarded(self) -> None:
+        protocol = open_protocol(defer_failures=True)
+        protocol.receive_data(server_frame(0x2, b"x") + server_frame(0x3, b""))
+        protocol.events_received()
+        protocol.receive_data(server_frame(0x2, b"y"))
+        assert protocol.events_received() == []

@@ -259,6 +259,7 @@ class connect:
             subprotocols=self.subprotocols,
             max_size=self.max_size,
             logger=self.logger,
+            defer_failures=True,
         )
         return self.connection_class(
             protocol,

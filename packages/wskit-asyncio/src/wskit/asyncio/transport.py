@@ -115,6 +115,18 @@ class ConnectionIO(asyncio.Protocol):
                 put(event)  # type: ignore[arg-type]
             else:
                 self._process_other(event)
+        if protocol.failure_pending:
+            # The core held a peer fault that followed complete messages. The
+            # tasks waiting for those messages were woken first; failing from a
+            # callback scheduled now lets them read and answer before the close.
+            self.loop.call_soon(self._fail_pending)
+
+    def _fail_pending(self) -> None:
+        protocol = self.protocol
+        if protocol.fail_pending():
+            self.send_data()
+            if self._close_timer is None and protocol.close_expected():
+                self.arm_close_timer()
 
     def eof_received(self) -> None:
         """The server closed its side: let the core finish, then close ours."""

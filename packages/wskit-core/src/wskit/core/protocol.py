@@ -77,6 +77,11 @@ class ClientProtocol:
         max_headers: The most headers accepted in the handshake response.
         max_body: The largest body accepted in a non-101 handshake response.
         logger: Where to log; defaults to the ``wskit.client`` logger.
+        defer_failures: When a peer fault follows complete messages in the same
+            received data, hold the failure until :meth:`fail_pending`, so that
+            the application can read, and answer, the messages that came before
+            the fault. A front end that sets this must call :meth:`fail_pending`
+            once the application had its turn, or the connection never fails.
 
     Raises:
         InvalidURI: ``uri`` is not a valid WebSocket URI.
@@ -95,6 +100,7 @@ class ClientProtocol:
         max_headers: int = 128,
         max_body: int = 2**20,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+        defer_failures: bool = False,
     ) -> None:
         self.wsuri = parse_uri(uri) if isinstance(uri, str) else uri
         self.origin = origin
@@ -130,6 +136,8 @@ class ClientProtocol:
         self.eof_rcvd = False
         #: Set when the connection failed because of the peer or a local limit.
         self.failure: Exception | None = None
+        self.defer_failures = defer_failures
+        self._pending_failure: tuple[int, Exception] | None = None
 
         self._response_parser: ResponseParser | None = (
             ResponseParser(
@@ -237,6 +245,7 @@ class ClientProtocol:
         if self.eof_rcvd:
             raise InvalidState("cannot receive the end of the stream twice")
         self.eof_rcvd = True
+        self.fail_pending()
         if self._response_parser is not None and self.handshake_exc is None:
             parser = self._response_parser
             parser.feed_eof()
@@ -542,6 +551,8 @@ class ClientProtocol:
                 given without a code.
         """
         self._check_open("send a close frame")
+        # The application closes first: a held peer fault no longer matters.
+        self._pending_failure = None
         if code is None:
             if reason:
                 raise ValueError("cannot send a close reason without a close code")
@@ -581,6 +592,23 @@ class ClientProtocol:
             self._send_eof()
             self.state = State.CLOSED
         self._discarding = True
+
+    @property
+    def failure_pending(self) -> bool:
+        """Whether a peer fault waits for :meth:`fail_pending`."""
+        return self._pending_failure is not None
+
+    def fail_pending(self) -> bool:
+        """Fail the connection for a peer fault held back by ``defer_failures``.
+
+        Returns:
+            Whether a failure was pending.
+        """
+        pending, self._pending_failure = self._pending_failure, None
+        if pending is None:
+            return False
+        self._fail_now(*pending)
+        return True
 
     # Reporting the closure.
 
@@ -673,6 +701,19 @@ class ClientProtocol:
         self._output.append(b"")
 
     def _fail_on_error(self, code: int, exc: Exception) -> None:
+        if self.defer_failures and self.state is State.OPEN:
+            for event in self._events:
+                if isinstance(event, (TextData, BinaryData)) and event.final:
+                    if self.debug:
+                        self.logger.debug(
+                            "! holding failure %d until read: %s", code, exc
+                        )
+                    self._pending_failure = (code, exc)
+                    self._discarding = True
+                    return
+        self._fail_now(code, exc)
+
+    def _fail_now(self, code: int, exc: Exception) -> None:
         self.failure = exc
         if self.debug:
             self.logger.debug("! failing connection with code %d: %s", code, exc)

@@ -237,6 +237,23 @@ class Assembler:
         if self.paused and len(self.frames) <= self.low:  # type: ignore[operator]
             self.paused = False
             self.changed.notify_all()
+        elif not self.frames:
+            self.changed.notify_all()  # for wait_drained()
+
+    def wait_drained(self, timeout: float | None) -> bool:
+        """Wait until the application has read every queued frame.
+
+        The reader thread waits here before failing the connection for a peer
+        fault that followed complete messages, so the application can answer
+        them first.
+
+        Returns:
+            Whether the queue drained (or the stream ended) within ``timeout``.
+        """
+        with self.changed:
+            return self.changed.wait_for(
+                lambda: not self.frames or self.closed, timeout
+            )
 
     def _leave(self, ident: int) -> None:
         count = self.busy[ident] - 1

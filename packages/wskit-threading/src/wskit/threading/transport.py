@@ -172,6 +172,8 @@ class ConnectionIO:
                 if arm:
                     self.arm_close_timer()
                 self._dispatch(events)
+                if protocol.failure_pending:
+                    self._fail_pending()
             with self._locked():
                 # RFC 6455 section 7.1.1: once the server closed TCP, the client
                 # may close its side; the core half-closes ours.
@@ -183,6 +185,21 @@ class ConnectionIO:
             self._dispatch(events)
         finally:
             self._connection_lost()
+
+    def _fail_pending(self) -> None:
+        """Fail for a peer fault held back until the application read the messages
+        before it (``defer_failures``), waiting at most ``close_timeout``."""
+        self.recv_messages.wait_drained(self.close_timeout)
+        # Give the application's answer to the last message a chance to go out
+        # first: it is written as soon as recv() returned it.
+        with self._locked():
+            failed = self.protocol.fail_pending()
+            self._queue_output()
+            arm = self._close_timer is None and self.protocol.close_expected()
+        if failed:
+            self.flush(blocking=False)
+        if arm:
+            self.arm_close_timer()
 
     def _dispatch(self, events: list[Event]) -> None:
         put = self.recv_messages.put
