@@ -86,3 +86,15 @@ def docs(session: nox.Session) -> None:
         "docs/_build/html",
     )
     session.run("python", "tools/doc_examples.py", *session.posargs)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """The conformance report: Autobahn|Testsuite and the FAQ matrix, every backend.
+
+    Arguments after ``--`` go to ``python -m conformance`` (``--server local``,
+    ``--cases '1.*'``, ``--backend wskit.asyncio``, ...).
+    """
+    _install_group(session, "conformance")
+    session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
+    session.run("python", "-m", "conformance", *session.posargs)
