@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from testing import faulty
 from testing.asyncio_run import async_test
 from testing.servers import TIMEOUT, deaf_server, stalled_server, websockets_server
 from wskit.asyncio import ConnectionClosedError, State, connect
@@ -79,3 +80,37 @@ async def test_no_flow_control() -> None:
         await ws.wait_closed()
         assert len(ws.recv_messages.frames) == 40
         assert [message async for message in ws][-1] == "message 39"
+
+
+@async_test
+async def test_messages_before_a_fault_are_answered_before_the_close() -> None:
+    # A message, then a frame with RSV2 set, in one write (Autobahn case 3.2):
+    # the application reads and echoes the message, then the client fails the
+    # connection with 1002.
+    script = faulty.server_frame(0x1, b"hello") + faulty.server_frame(0x1, b"x", rsv=2)
+
+    async def echo(uri: str) -> None:
+        async with open_ws(uri) as ws:
+            async for message in ws:
+                await ws.send(message)
+
+    async with faulty.faulty_server(script) as peer:
+        with pytest.raises(ConnectionClosedError) as info:
+            await echo(peer.uri)
+        assert info.value.sent is not None
+        assert info.value.sent.code == 1002
+        assert await asyncio.to_thread(peer.done.wait, TIMEOUT)
+    assert [opcode for opcode, _ in peer.frames] == [0x1, 0x8]
+    assert peer.frames[0][1] == b"hello"
+
+
+@async_test
+async def test_fault_is_not_held_forever_when_the_application_stops_reading() -> None:
+    script = faulty.server_frame(0x2, b"kept") + faulty.server_frame(0x0, b"bad")
+    async with faulty.faulty_server(script) as peer:
+        ws = await open_ws(peer.uri, close_timeout=0.05)
+        assert await asyncio.to_thread(peer.done.wait, TIMEOUT)
+        assert [opcode for opcode, _ in peer.frames] == [0x8]
+        assert await ws.recv() == b"kept"
+        with pytest.raises(ConnectionClosedError):
+            await ws.recv()

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, unix_serve
 
+from testing import faulty
 from testing.threaded import (
     TIMEOUT,
     Peer,
@@ -457,3 +458,35 @@ def test_wss_through_https_proxy_is_refused_clearly() -> None:
 def test_client_connection_is_exported() -> None:
     assert issubclass(ClientConnection, object)
     assert ConnectionClosedOK.__name__ == "ConnectionClosedOK"
+
+
+def test_messages_before_a_fault_are_answered_before_the_close() -> None:
+    # A message, then a frame with RSV2 set, in one write (Autobahn case 3.2):
+    # the application reads and echoes the message, then the client fails the
+    # connection with 1002.
+    script = faulty.server_frame(0x1, b"hello") + faulty.server_frame(0x1, b"x", rsv=2)
+
+    def echo(uri: str) -> None:
+        with open_ws(uri) as ws:
+            for message in ws:
+                ws.send(message)
+
+    with hosted(lambda: faulty.faulty_server(script)) as peer:
+        with pytest.raises(ConnectionClosedError) as info:
+            echo(peer.uri)
+        assert info.value.sent is not None
+        assert info.value.sent.code == 1002
+        assert peer.done.wait(TIMEOUT)
+    assert [opcode for opcode, _ in peer.frames] == [0x1, 0x8]
+    assert peer.frames[0][1] == b"hello"
+
+
+def test_fault_is_not_held_forever_when_the_application_stops_reading() -> None:
+    script = faulty.server_frame(0x2, b"kept") + faulty.server_frame(0x0, b"bad")
+    with hosted(lambda: faulty.faulty_server(script)) as peer:
+        ws = open_ws(peer.uri, close_timeout=0.05).connect()
+        assert peer.done.wait(TIMEOUT)
+        assert [opcode for opcode, _ in peer.frames] == [0x8]
+        assert ws.recv() == b"kept"
+        with pytest.raises(ConnectionClosedError):
+            ws.recv()

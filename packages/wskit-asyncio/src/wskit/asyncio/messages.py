@@ -74,6 +74,9 @@ class Assembler:
         #: The most frames queued at once; tests use it to check flow control.
         self.max_seen = 0
         self._waiter: asyncio.Future[None] | None = None
+        #: Called once when a reader finds the queue empty and starts waiting:
+        #: the application has read, and answered, every message so far.
+        self.on_starved: Callable[[], object] | None = None
 
     # Producer side, called from the network callbacks.
 
@@ -237,6 +240,9 @@ class Assembler:
         return asyncio.get_running_loop().time()
 
     async def _wait(self, deadline: float | None) -> None:
+        if not self.frames and self.on_starved is not None:
+            hook, self.on_starved = self.on_starved, None
+            hook()
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         timer = None

@@ -74,6 +74,7 @@ class ConnectionIO(asyncio.Protocol):
         #: Why the connection dropped, chained to ``ConnectionClosed``.
         self.connection_exc: BaseException | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._fail_timer: asyncio.TimerHandle | None = None
         self._paused_writing = False
         self._drain_waiters: deque[asyncio.Future[None]] = deque()
 
@@ -115,13 +116,18 @@ class ConnectionIO(asyncio.Protocol):
                 put(event)  # type: ignore[arg-type]
             else:
                 self._process_other(event)
-        if protocol.failure_pending:
-            # The core held a peer fault that followed complete messages. The
-            # tasks waiting for those messages were woken first; failing from a
-            # callback scheduled now lets them read and answer before the close.
-            self.loop.call_soon(self._fail_pending)
+        if protocol.failure_pending and self._fail_timer is None:
+            # The core held a peer fault that followed complete messages: fail
+            # once the application has read them and waits for more (so that
+            # its answers go out before the close), or after close_timeout.
+            self.recv_messages.on_starved = self._fail_pending
+            delay = 10.0 if self.close_timeout is None else self.close_timeout
+            self._fail_timer = self.loop.call_later(delay, self._fail_pending)
 
     def _fail_pending(self) -> None:
+        self.recv_messages.on_starved = None
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
         protocol = self.protocol
         if protocol.fail_pending():
             self.send_data()

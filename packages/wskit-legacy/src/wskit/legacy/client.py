@@ -205,6 +205,7 @@ class connect(asyncio_client.connect):
             subprotocols=self.subprotocols,
             max_size=self.max_size,
             logger=self.logger,
+            defer_failures=True,
         )
         options: dict[str, Any] = {}
         if self.legacy_recv:

@@ -65,6 +65,8 @@ class Assembler:
         self.complete = 0
         self.closed = False
         self.get_in_progress = False
+        # Set when a reader waits on an empty queue; see wait_drained().
+        self.starved = False
         #: The most frames queued at once; tests use it to check flow control.
         self.max_seen = 0
         #: Threads inside get() or get_iter(), by identifier: the connection
@@ -83,6 +85,7 @@ class Assembler:
                 return
             frames = self.frames
             frames.append(frame)
+            self.starved = False
             if frame.final:
                 self.complete += 1
             size = len(frames)
@@ -225,6 +228,10 @@ class Assembler:
             self.get_in_progress = False
 
     def _wait(self, deadline: float | None) -> None:
+        if not self.frames and not self.starved:
+            # The application read, and answered, every message so far.
+            self.starved = True
+            self.changed.notify_all()
         if deadline is None:
             self.changed.wait()
             return
@@ -237,11 +244,9 @@ class Assembler:
         if self.paused and len(self.frames) <= self.low:  # type: ignore[operator]
             self.paused = False
             self.changed.notify_all()
-        elif not self.frames:
-            self.changed.notify_all()  # for wait_drained()
 
     def wait_drained(self, timeout: float | None) -> bool:
-        """Wait until the application has read every queued frame.
+        """Wait until the application read every queued frame and waits for more.
 
         The reader thread waits here before failing the connection for a peer
         fault that followed complete messages, so the application can answer
@@ -252,7 +257,7 @@ class Assembler:
         """
         with self.changed:
             return self.changed.wait_for(
-                lambda: not self.frames or self.closed, timeout
+                lambda: (self.starved and not self.frames) or self.closed, timeout
             )
 
     def _leave(self, ident: int) -> None:
