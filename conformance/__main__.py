@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conformance.autobahn import run as autobahn
@@ -60,8 +61,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--interpreter",
-        choices=tuple(autobahn.INTERPRETERS),
-        default="cpython",
+        choices=("auto", *autobahn.INTERPRETERS),
+        default="auto",
         help="the Python 2.7 that runs wstest",
     )
     parser.add_argument(
@@ -76,8 +77,50 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-autobahn", action="store_true")
     parser.add_argument("--skip-faq", action="store_true")
     parser.add_argument("--reports", type=Path, default=REPORTS)
-    parser.add_argument("--port", type=int, default=autobahn.DEFAULT_PORT)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=autobahn.DEFAULT_PORT,
+        help="first port; each backend's server takes the next one",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="fuzzing servers running at once"
+    )
     return parser.parse_args(argv)
+
+
+def _run_autobahn(
+    args: argparse.Namespace,
+    interpreter: str,
+    patterns: list[str],
+    backends: list[str],
+) -> list[autobahn.RunResult]:
+    """One fuzzing server per backend, ``args.jobs`` at a time.
+
+    The server (wstest) is single-threaded and CPU-bound: two servers on a
+    two-core machine finish the three backends in about two thirds of the time.
+    """
+    if args.server == "docker":
+        autobahn.ensure_docker()
+        autobahn.build_image(interpreter, autobahn.DEFAULT_WORK)
+    else:
+        autobahn.ensure_local_venv(autobahn.DEFAULT_WORK)
+
+    def one(index: int, name: str) -> autobahn.RunResult:
+        command = (sys.executable, str(AGENTS[name]), "--url", "{url}")
+        agent = autobahn.Agent(name, (*command, "--agent", "{agent}"))
+        return autobahn.run(
+            [agent],
+            mode=args.server,
+            interpreter=interpreter,
+            cases=patterns,
+            reports=args.reports / "autobahn" / name,
+            port=args.port + index,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(one, i, name) for i, name in enumerate(backends)]
+        return [future.result() for future in futures]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,47 +134,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     all_cases: list[str] = []
     server: dict[str, str] = {"mode": "not run"}
     if not args.skip_autobahn:
-        agents = [
-            autobahn.Agent(
-                name,
-                (
-                    sys.executable,
-                    str(AGENTS[name]),
-                    "--url",
-                    "{url}",
-                    "--agent",
-                    "{agent}",
-                ),
-            )
-            for name in backends
-        ]
         patterns = [p.strip() for p in args.cases.split(",") if p.strip()]
-        _log(f"Autobahn|Testsuite ({args.server}, {args.interpreter}): {patterns}")
-        result = autobahn.run(
-            agents,
-            mode=args.server,
-            interpreter=args.interpreter,
-            cases=patterns,
-            reports=args.reports / "autobahn",
-            port=args.port,
+        interpreter = autobahn.choose_interpreter(args.interpreter, args.server)
+        _log(
+            f"Autobahn|Testsuite ({args.server}, {interpreter}) for "
+            f"{', '.join(backends)}, {args.jobs} server(s) at once: {patterns}"
         )
+        try:
+            results = _run_autobahn(args, interpreter, patterns, backends)
+        except autobahn.HarnessError as exc:
+            _log(f"the Autobahn harness failed: {exc}")
+            return 2
+        first = results[0]
         server = {
-            "mode": result.mode,
-            "interpreter": result.interpreter,
-            "server": result.server,
-            "cases": str(result.case_count),
+            "mode": first.mode,
+            "interpreter": first.interpreter,
+            "server": first.server,
+            "cases": str(first.case_count),
         }
         full = patterns == ["*"]
         union: set[str] = set()
-        for agent in result.agents:
-            union.update(agent.cases)
+        for result in results:
+            for agent in result.agents:
+                union.update(agent.cases)
         all_cases = sorted(union, key=autobahn._case_key)
-        if full and len(all_cases) != result.case_count:
+        if full and len(all_cases) != first.case_count:
             notes.append(
-                f"the server runs {result.case_count} cases but "
+                f"the server runs {first.case_count} cases but "
                 f"{len(all_cases)} have results"
             )
-        for agent in result.agents:
+        for agent in (agent for result in results for agent in result.agents):
             autobahn_results.append(
                 AutobahnBackend(agent.name, agent.cases, agent.seconds, agent.exit_code)
             )

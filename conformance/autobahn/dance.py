@@ -31,6 +31,9 @@ __all__ = [
     "update_reports",
 ]
 
+#: Print progress every this many cases.
+PROGRESS_EVERY = 50
+
 ReadTextFn = Callable[[str], str]
 EchoFn = Callable[[str], None]
 
@@ -70,8 +73,10 @@ def run_dance(
     """Run the cases for ``agent`` and update the reports; return the cases run."""
     count = case_count(url, read_text)
     numbers = list(range(1, count + 1)) if cases is None else list(cases)
-    for number in numbers:
+    for index, number in enumerate(numbers, 1):
         run_case(url, agent, number, echo)
+        if index % PROGRESS_EVERY == 0 or index == len(numbers):
+            print(f"{agent}: {index}/{len(numbers)} cases", file=sys.stderr, flush=True)
     update_reports(url, agent, echo)
     return len(numbers)
 

@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -435,7 +436,8 @@ class Server:
 
 
 def _start_docker(tag: str, reports: Path, spec_name: str) -> Server:
-    name = f"wskit-autobahn-{os.getpid()}"
+    # Unique per server: the conformance runner starts several at once.
+    name = f"wskit-autobahn-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     argv = [
         "docker", "run", "--detach", "--name", name, "--network", "host",
         "--user", f"{os.getuid()}:{os.getgid()}", "--env", "PYTHONUNBUFFERED=1",

@@ -927,3 +927,17 @@ class TestDeferredFailure:
         protocol.events_received()
         protocol.receive_data(server_frame(0x2, b"y"))
         assert protocol.events_received() == []
+
+
+def test_utf8_failure_reason_does_not_depend_on_chunking() -> None:
+    # Found by fuzz_frames.py: the decoder's message names positions within the
+    # chunk it saw, so the close reason used to change with the TCP segmentation.
+    wire = server_frame(0x1, b"ab\xce")
+    sent = []
+    for chunks in ([wire], [wire[i : i + 1] for i in range(len(wire))]):
+        protocol = open_protocol()
+        for chunk in chunks:
+            protocol.receive_data(chunk)
+        sent.append(client_frames(protocol.data_to_send()))
+    assert sent[0] == sent[1]
+    assert sent[0][-1][3] == close_payload(1007, "invalid UTF-8 data")

@@ -137,7 +137,7 @@ class ClientProtocol:
         #: Set when the connection failed because of the peer or a local limit.
         self.failure: Exception | None = None
         self.defer_failures = defer_failures
-        self._pending_failure: tuple[int, Exception] | None = None
+        self._pending_failure: tuple[int, Exception, str | None] | None = None
 
         self._response_parser: ResponseParser | None = (
             ResponseParser(
@@ -357,7 +357,9 @@ class ClientProtocol:
         except ProtocolError as exc:
             self._fail_on_error(CloseCode.PROTOCOL_ERROR, exc)
         except UnicodeDecodeError as exc:
-            self._fail_on_error(CloseCode.INVALID_DATA, exc)
+            # The decoder's message gives positions within the chunk it saw, which
+            # depend on how the data arrived: send a reason that does not.
+            self._fail_on_error(CloseCode.INVALID_DATA, exc, "invalid UTF-8 data")
         except PayloadTooBig as exc:
             self._fail_on_error(CloseCode.MESSAGE_TOO_BIG, exc)
 
@@ -700,7 +702,9 @@ class ClientProtocol:
         self.eof_sent = True
         self._output.append(b"")
 
-    def _fail_on_error(self, code: int, exc: Exception) -> None:
+    def _fail_on_error(
+        self, code: int, exc: Exception, reason: str | None = None
+    ) -> None:
         if self.defer_failures and self.state is State.OPEN:
             for event in self._events:
                 if isinstance(event, (TextData, BinaryData)) and event.final:
@@ -708,16 +712,17 @@ class ClientProtocol:
                         self.logger.debug(
                             "! holding failure %d until read: %s", code, exc
                         )
-                    self._pending_failure = (code, exc)
+                    self._pending_failure = (code, exc, reason)
                     self._discarding = True
                     return
-        self._fail_now(code, exc)
+        self._fail_now(code, exc, reason)
 
-    def _fail_now(self, code: int, exc: Exception) -> None:
+    def _fail_now(self, code: int, exc: Exception, reason: str | None) -> None:
         self.failure = exc
         if self.debug:
             self.logger.debug("! failing connection with code %d: %s", code, exc)
-        reason = str(exc)
+        if reason is None:
+            reason = str(exc)
         # Keep the reason within the 123 bytes a close frame allows.
         encoded = reason.encode()
         if len(encoded) > 123:
