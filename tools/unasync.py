@@ -60,7 +60,7 @@ TESTS_DST = ROOT / "packages/wskit-threading/tests"
 
 #: Generated files: source path -> destination path.
 FILES: dict[Path, Path] = {
-    **{SRC / name: DST / name for name in ("client.py", "connection.py", "proxy.py")},
+    **{SRC / name: DST / name for name in ("client.py", "connection.py")},
     # The tests that hold for both clients; the rest are hand-written.
     **{
         TESTS_SRC / name: TESTS_DST / name
@@ -68,7 +68,6 @@ FILES: dict[Path, Path] = {
             "test_client.py",
             "test_connection.py",
             "test_network.py",
-            "test_proxy.py",
         )
     },
 }
@@ -104,7 +103,6 @@ OMIT: dict[str, frozenset[str]] = {
             "handshake",
         }
     ),
-    "proxy.py": frozenset(),
     # Tests of asyncio-only behaviour (tasks, cancellation, futures, transports);
     # their threading twins are hand-written in test_threads.py.
     "test_client.py": frozenset(
@@ -125,7 +123,6 @@ OMIT: dict[str, frozenset[str]] = {
     ),
     # TLS inside TLS needs a memory BIO pair; see test_threads.py.
     "test_network.py": frozenset({"test_https_proxy_to_wss_server"}),
-    "test_proxy.py": frozenset(),
 }
 
 _GETATTR = '''    # websocket = connect(...)
@@ -209,7 +206,6 @@ TWINS: dict[str, list[tuple[str, str]]] = {
             "yield from self.recv_messages.get_iter(decode)\n",
         ),
     ],
-    "proxy.py": [],
     "test_client.py": [],
     "test_connection.py": [
         # The asyncio test polls with asyncio.sleep; testing.threaded polls too.
@@ -217,7 +213,6 @@ TWINS: dict[str, list[tuple[str, str]]] = {
         ("asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))", "scenario()"),
     ],
     "test_network.py": [],
-    "test_proxy.py": [],
 }
 
 #: Names replaced wherever they occur as a whole identifier.

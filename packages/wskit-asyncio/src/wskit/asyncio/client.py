@@ -32,11 +32,11 @@ from wskit.core.extensions.permessage_deflate import enable_client_permessage_de
 from wskit.core.handshake import USER_AGENT
 from wskit.core.headers import Headers, HeadersLike, validate_subprotocols
 from wskit.core.protocol import ClientProtocol
+from wskit.core.proxy import get_proxy, parse_proxy
 from wskit.core.uri import parse_uri
 
 from .connection import ClientConnection
 from .network import open_connection
-from .proxy import get_proxy, parse_proxy
 
 __all__ = [
     "BACKOFF_FACTOR",

@@ -40,7 +40,7 @@ class WebSocketClientProtocol(ClientConnection):
             passes the legacy count of messages; an unfragmented message is one
             frame); ``None`` disables flow control.
         write_limit: High-water mark, in bytes, of the outgoing buffer.
-        legacy_recv: Make :meth:`recv` return ``None`` instead of raising
+        legacy_recv: Make ``recv()`` return ``None`` instead of raising
             :exc:`~wskit.core.exceptions.ConnectionClosed` once the connection is
             closed, as very old versions of websockets did.
     """
@@ -64,7 +64,7 @@ class WebSocketClientProtocol(ClientConnection):
             max_queue=max_queue,
             write_limit=write_limit,
         )
-        #: Whether :meth:`recv` returns ``None`` once the connection is closed.
+        #: Whether ``recv()`` returns ``None`` once the connection is closed.
         self.legacy_recv = legacy_recv
         if legacy_recv:
             # Per instance, so that connections without the option keep the

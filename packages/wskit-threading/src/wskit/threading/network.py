@@ -23,9 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from wskit.core.exceptions import InvalidProxyMessage, InvalidProxyStatus, ProxyError
-from wskit.core.uri import WebSocketURI
-
-from .proxy import (
+from wskit.core.proxy import (
     SOCKS5_ERRORS,
     Proxy,
     build_connect_request,
@@ -34,6 +32,7 @@ from .proxy import (
     build_socks5_password,
     parse_connect_response,
 )
+from wskit.core.uri import WebSocketURI
 
 __all__ = ["open_connection", "remaining", "run_with_deadline"]
 

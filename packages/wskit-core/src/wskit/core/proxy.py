@@ -5,7 +5,8 @@ environment (``ws_proxy``/``wss_proxy``, ``socks_proxy``, ``https_proxy``,
 ``http_proxy`` and ``no_proxy``, through :func:`urllib.request.getproxies` and
 :func:`urllib.request.proxy_bypass`). HTTP proxies are reached with ``CONNECT``
 (RFC 9110 section 9.3.6); SOCKS5 proxies with RFC 1928, and RFC 1929 for a user
-name and password. The sockets side lives in :mod:`wskit.asyncio.network`.
+name and password. The sockets side lives in each front end's ``network``
+module; this part is shared.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ import struct
 import urllib.parse
 import urllib.request
 
-from wskit.core.exceptions import (
-    InvalidProxy,
-    InvalidProxyMessage,
-)
-from wskit.core.headers import Headers, build_authorization_basic
-from wskit.core.uri import WebSocketURI
+from .exceptions import InvalidProxy, InvalidProxyMessage
+from .headers import Headers, build_authorization_basic
+from .uri import WebSocketURI
 
 __all__ = [
     "SOCKS5_ERRORS",
