@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -52,6 +53,9 @@ async def test_http_proxy_refusal() -> None:
             await open_ws("ws://127.0.0.1:9/", proxy=proxy.url())
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio has TLS over TLS from Python 3.11"
+)
 @async_test
 async def test_https_proxy_to_wss_server() -> None:
     tls = make_tls()
@@ -67,6 +71,27 @@ async def test_https_proxy_to_wss_server() -> None:
             await ws.send("double TLS")
             assert await ws.recv() == "double TLS"
     assert proxy.targets == [f"localhost:{peer.port}"]
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 11), reason="asyncio has TLS over TLS from Python 3.11"
+)
+@async_test
+async def test_https_proxy_to_wss_server_needs_python_3_11() -> None:
+    tls = make_tls()
+    async with (
+        websockets_server(ssl_context=tls.server_context) as peer,
+        http_proxy(ssl_context=tls.server_context) as proxy,
+    ):
+        uri = f"wss://localhost:{peer.port}/"
+        proxy_url = f"https://localhost:{proxy.port}"
+        with pytest.raises(ProxyError, match=r"needs Python 3\.11"):
+            await open_ws(
+                uri,
+                proxy=proxy_url,
+                ssl=tls.client_context,
+                proxy_ssl=tls.client_context,
+            )
 
 
 @async_test

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as ssl_module
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -233,6 +234,12 @@ async def open_connection(
         transport.set_protocol(protocol)
         ssl = server_kwargs.pop("ssl", None)
         if ssl is not None:
+            if proxy.scheme == "https" and sys.version_info < (3, 11):
+                # asyncio gained TLS over a TLS transport in Python 3.11.
+                raise ProxyError(
+                    "wss:// through an https:// proxy needs Python 3.11 or later; "
+                    "use an http:// proxy or upgrade Python"
+                )
             new_transport = await loop.start_tls(
                 transport, protocol, ssl, **server_kwargs
             )

@@ -158,6 +158,13 @@ class ConnectionIO(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+        transport = getattr(self, "transport", None)
+        if transport is not None and not transport.is_closing():
+            # Python 3.10's TLS transport is not marked closed when the server
+            # closed the connection, and warns when collected; it is gone anyway.
+            transport.abort()
         self.recv_messages.close()
         if not self.response_rcvd.done():
             self.response_rcvd.set_result(None)

@@ -140,8 +140,18 @@ class ConnectionIO:
     # The socket and the reader thread.
 
     def connection_made(self, sock: socket.socket) -> None:
-        """Take ownership of a connected socket and start the reader thread."""
+        """Take ownership of a connected socket.
+
+        The reader thread starts once the handshake request is written (or now,
+        for a connection that skips the handshake): an ``ssl.SSLSocket`` must
+        not be read and written by two threads at once while TLS 1.3 still
+        exchanges post-handshake messages, which made the opening hang.
+        """
         self.sock = sock
+        if self.protocol.state is not State.CONNECTING:
+            self._start_reader()
+
+    def _start_reader(self) -> None:
         self.reader_thread = threading.Thread(
             target=self._read_loop, name=f"wskit-reader-{id(self):x}", daemon=True
         )
@@ -785,6 +795,7 @@ class ConnectionIO:
             protocol.send_request(request)
             self._queue_output()
         self.flush()
+        self._start_reader()
         if not self.response_rcvd.wait(remaining()):
             raise TimeoutError("timed out during opening handshake")
         self.response = protocol.response
