@@ -194,12 +194,15 @@ class ConnectionIO(asyncio.Protocol):
         if not output:
             return
         transport = self.transport
+        # write() per chunk, not writelines(): the selector transport's
+        # writelines() of Python 3.12 and 3.13.0 never calls pause_writing(), so
+        # write_limit would not hold and a sending loop would never yield.
+        write = transport.write
+        for chunk in output:
+            if chunk:
+                write(chunk)
         if output[-1]:
-            transport.writelines(output)
             return
-        chunks = [chunk for chunk in output if chunk]
-        if chunks:
-            transport.writelines(chunks)
         if transport.is_closing():
             return
         if transport.can_write_eof():
