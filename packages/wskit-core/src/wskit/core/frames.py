@@ -291,15 +291,18 @@ class FrameParser:
         """The number of bytes received and not yet parsed."""
         return len(self._buf) - self._pos
 
-    def partial_header(self) -> tuple[int, bool] | None:
-        """``(opcode value, rsv1)`` of a frame whose payload is still arriving.
+    def partial_header(self) -> tuple[int, int] | None:
+        """``(opcode value, RSV bits)`` of a frame whose payload is still arriving.
+
+        The RSV bits keep their place in the first byte: 0x40 is RSV1, 0x20 RSV2
+        and 0x10 RSV3, so that 0 means none is set.
 
         Cheap: callers check this before asking :meth:`partial_payload` for bytes,
         so that a large binary frame arriving in many reads is never copied early.
         """
         if self._head < 0:
             return None
-        return self._head & 0x0F, bool(self._head & 0x40)
+        return self._head & 0x0F, self._head & 0x70
 
     def partial_payload(self, skip: int) -> tuple[int, bool, bytes] | None:
         """The frame whose header is parsed and whose payload is still arriving.
