@@ -554,20 +554,28 @@ class ClientConnection(ConnectionIO):
         """Ping every ``ping_interval``; fail with 1011 without a pong in time."""
         assert self.ping_interval is not None
         latency = 0.0
+
+        async def ping_and_wait() -> float:
+            pong_received = await self.ping()
+            return await asyncio.shield(pong_received)
+
         try:
             while True:
                 # When the pong took a while, ping again sooner, so the period
                 # stays close to ping_interval.
                 await asyncio.sleep(max(self.ping_interval - latency, 0.0))
-                try:
-                    pong_received = await self.ping()
-                except ConnectionClosed:
-                    return
                 if self.ping_timeout is None:
+                    try:
+                        await self.ping()
+                    except ConnectionClosed:
+                        return
                     continue
                 try:
+                    # One deadline for sending the ping and for its pong: when
+                    # the server stopped reading, ping() itself waits for the
+                    # write buffer to drain, and that must time out too.
                     latency = await asyncio.wait_for(
-                        asyncio.shield(pong_received), self.ping_timeout
+                        ping_and_wait(), self.ping_timeout
                     )
                 except asyncio.TimeoutError:
                     if self.debug:

@@ -422,6 +422,14 @@ class ClientProtocol:
             # depend on how the data arrived: send a reason that does not.
             self._fail_on_error(CloseCode.INVALID_DATA, exc, "invalid UTF-8 data")
         except PayloadTooBig as exc:
+            if max_size is not None and exc.max_size != max_size:
+                # The frame parser knows only the budget left in this message:
+                # report the size of the message and the limit the caller set.
+                size = exc.size
+                if size is not None:
+                    uncompressed = exc.max_size == max_size - self._in_size
+                    size = self._in_size + size if uncompressed else None
+                exc = PayloadTooBig(size, max_size)
             self._fail_on_error(CloseCode.MESSAGE_TOO_BIG, exc)
 
     def _receive_frame(self, frame: Frame) -> None:
