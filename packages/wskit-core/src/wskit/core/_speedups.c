@@ -1,5 +1,6 @@
 /*
- * wskit.core._speedups: the C implementation of WebSocket masking.
+ * wskit.core._speedups: the C implementation of WebSocket masking, and of
+ * building a whole masked frame in one buffer.
  *
  * RFC 6455 section 5.3: every byte of a client frame's payload is XORed with
  * byte (i mod 4) of the 4-byte masking key. This is the only per-byte work on
@@ -173,9 +174,104 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+PyDoc_STRVAR(mask_frame_doc,
+"mask_frame($module, head, data, mask, /)\n"
+"--\n"
+"\n"
+"Build a whole masked client frame in one buffer (RFC 6455 section 5.2).\n"
+"\n"
+"head is the first byte (FIN, RSV bits, opcode); data any C-contiguous buffer;\n"
+"mask a buffer of exactly 4 bytes. Returns header, masking key and masked\n"
+"payload as one new bytes object, so the payload is copied exactly once.");
+
+static PyObject *
+mask_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data;
+    Py_buffer mask;
+    unsigned char mask_copy[4];
+    unsigned char *out;
+    long head;
+    Py_ssize_t header_len;
+    PyObject *result;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "mask_frame() takes exactly 3 arguments (head, data, mask), "
+                     "%zd given", nargs);
+        return NULL;
+    }
+    head = PyLong_AsLong(args[0]);
+    if (head == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (head < 0 || head > 255) {
+        PyErr_Format(PyExc_ValueError,
+                     "head must be the frame's first byte (0-255), got %ld", head);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &mask, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (mask.len != 4) {
+        PyErr_Format(PyExc_ValueError,
+                     "mask must be exactly 4 bytes long, got %zd bytes; "
+                     "RFC 6455 section 5.3 defines a 32-bit masking key",
+                     mask.len);
+        PyBuffer_Release(&mask);
+        return NULL;
+    }
+    memcpy(mask_copy, mask.buf, 4);
+    PyBuffer_Release(&mask);
+
+    if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    /* Section 5.2: 7-bit, 16-bit or 64-bit payload length. */
+    header_len = data.len < 126 ? 2 : (data.len < 65536 ? 4 : 10);
+    result = PyBytes_FromStringAndSize(NULL, header_len + 4 + data.len);
+    if (result == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    out = (unsigned char *)PyBytes_AS_STRING(result);
+    out[0] = (unsigned char)head;
+    if (header_len == 2) {
+        out[1] = 0x80 | (unsigned char)data.len;
+    }
+    else if (header_len == 4) {
+        out[1] = 0x80 | 126;
+        out[2] = (unsigned char)(data.len >> 8);
+        out[3] = (unsigned char)data.len;
+    }
+    else {
+        uint64_t length = (uint64_t)data.len;
+        int i;
+        out[1] = 0x80 | 127;
+        for (i = 0; i < 8; i++) {
+            out[2 + i] = (unsigned char)(length >> (56 - 8 * i));
+        }
+    }
+    memcpy(out + header_len, mask_copy, 4);
+    out += header_len + 4;
+    if (data.len > WSKIT_NOGIL_THRESHOLD) {
+        Py_BEGIN_ALLOW_THREADS
+        mask_bytes((const unsigned char *)data.buf, out, data.len, mask_copy);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        mask_bytes((const unsigned char *)data.buf, out, data.len, mask_copy);
+    }
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      apply_mask_doc},
+    {"mask_frame", (PyCFunction)(void (*)(void))mask_frame, METH_FASTCALL,
+     mask_frame_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["apply_mask"]
+__all__ = ["apply_mask", "mask_frame"]
 
 def apply_mask(
     data: bytes | bytearray | memoryview,
@@ -20,5 +20,18 @@ def apply_mask(
 
     Raises:
         ValueError: ``mask`` is not exactly 4 bytes long.
+        BufferError: ``data`` is not C-contiguous.
+    """
+
+def mask_frame(
+    head: int,
+    data: bytes | bytearray | memoryview,
+    mask: bytes | bytearray | memoryview,
+    /,
+) -> bytes:
+    """Build a masked client frame (header, key, masked payload) in one buffer.
+
+    Raises:
+        ValueError: ``head`` is not 0-255 or ``mask`` is not exactly 4 bytes long.
         BufferError: ``data`` is not C-contiguous.
     """

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .exceptions import PayloadTooBig, ProtocolError
-from .masking import apply_mask
+from .masking import mask_frame
 
 __all__ = [
     "CLOSE_CODE_EXPLANATIONS",
@@ -26,6 +26,7 @@ __all__ = [
     "FrameParser",
     "Opcode",
     "serialize_frame",
+    "serialize_masked",
 ]
 
 
@@ -219,10 +220,6 @@ _pack_short = struct.Struct("!BB").pack
 _pack_medium = struct.Struct("!BBH").pack
 _pack_long = struct.Struct("!BBQ").pack
 
-# Above this size the header and the payload go out as two buffers instead of being
-# joined, which would copy the payload once more.
-_JOIN_LIMIT = 16384
-
 
 def serialize_frame(
     opcode: Opcode,
@@ -235,27 +232,26 @@ def serialize_frame(
     """Serialize a frame, masked with a fresh random key as a client must.
 
     Returns:
-        One buffer, or the header and the payload as two buffers for large frames.
+        The frame as a list of buffers to write in order (one buffer today; a
+        list so that callers can extend their output without copying).
     """
     head = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    if mask:
+        return [mask_frame(head, data, _mask_key())]
     length = len(data)
-    mask_bit = 0x80 if mask else 0
     # RFC 6455 section 5.2: 7-bit, 16-bit or 64-bit payload length.
     if length < 126:
-        header = _pack_short(head, mask_bit | length)
+        header = _pack_short(head, length)
     elif length < 65536:
-        header = _pack_medium(head, mask_bit | 126, length)
+        header = _pack_medium(head, 126, length)
     else:
-        header = _pack_long(head, mask_bit | 127, length)
-    if mask:
-        key = _mask_key()
-        header += key
-        payload = apply_mask(data, key)
-    else:
-        payload = bytes(data)
-    if length <= _JOIN_LIMIT:
-        return [header + payload]
-    return [header, payload]
+        header = _pack_long(head, 127, length)
+    return [header + bytes(data)]
+
+
+def serialize_masked(head: int, data: bytes | bytearray | memoryview) -> bytes:
+    """The hot path of :func:`serialize_frame`: a masked frame from its first byte."""
+    return mask_frame(head, data, _mask_key())
 
 
 class FrameParser:

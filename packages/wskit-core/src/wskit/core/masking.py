@@ -1,8 +1,9 @@
 """Masking of client frames (RFC 6455 section 5.3), in C when it was built.
 
 This module is the one place that imports the C extension ``wskit.core._speedups``;
-everything else calls :func:`apply_mask` from here. The pure-Python twin,
-:func:`apply_mask_python`, gives identical results and is always available, so the
+everything else calls :func:`apply_mask` and :func:`mask_frame` from here. The
+pure-Python twins, :func:`apply_mask_python` and :func:`mask_frame_python`, give
+identical results and is always available, so the
 tests can compare both in one run and a machine without a compiler still works.
 
 Setting the environment variable ``WSKIT_NO_EXTENSIONS=1`` before the first import
@@ -14,10 +15,17 @@ which one is active.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from typing import Final, Literal
 
-__all__ = ["IMPLEMENTATION", "apply_mask", "apply_mask_python"]
+__all__ = [
+    "IMPLEMENTATION",
+    "apply_mask",
+    "apply_mask_python",
+    "mask_frame",
+    "mask_frame_python",
+]
 
 
 # 256 translation tables: _XOR_TABLES[k] maps every byte b to b ^ k, so that
@@ -86,6 +94,38 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes, /) -> b
     return bytes(out)
 
 
+_pack_short = struct.Struct("!BB").pack
+_pack_medium = struct.Struct("!BBH").pack
+_pack_long = struct.Struct("!BBQ").pack
+
+
+def mask_frame_python(
+    head: int, data: bytes | bytearray | memoryview, mask: bytes, /
+) -> bytes:
+    """Build a masked client frame: header, masking key, masked payload.
+
+    Args:
+        head: The first byte of the frame: FIN, RSV bits and opcode.
+        data: The payload; any contiguous bytes-like object.
+        mask: The 4-byte masking key.
+
+    Raises:
+        ValueError: ``head`` is not a byte or ``mask`` is not 4 bytes long.
+    """
+    if not 0 <= head <= 255:
+        raise ValueError(f"head must be the frame's first byte (0-255), got {head}")
+    payload = apply_mask_python(data, mask)
+    length = len(payload)
+    # RFC 6455 section 5.2: 7-bit, 16-bit or 64-bit payload length.
+    if length < 126:
+        header = _pack_short(head, 0x80 | length)
+    elif length < 65536:
+        header = _pack_medium(head, 0x80 | 126, length)
+    else:
+        header = _pack_long(head, 0x80 | 127, length)
+    return header + bytes(mask) + payload
+
+
 apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes]
 """XOR ``data`` with the 4-byte ``mask`` repeated (RFC 6455 section 5.3).
 
@@ -93,17 +133,26 @@ The C version when it is built and not disabled, else :func:`apply_mask_python`.
 Both take ``(data, mask)`` positionally and behave identically.
 """
 
+mask_frame: Callable[[int, bytes | bytearray | memoryview, bytes], bytes]
+"""Build a whole masked client frame in one buffer, copying the payload once.
+
+The C version when it is built and not disabled, else :func:`mask_frame_python`.
+Both take ``(head, data, mask)`` positionally and behave identically.
+"""
+
 IMPLEMENTATION: Literal["c", "python"]
-"""Which implementation :func:`apply_mask` is: ``"c"`` or ``"python"``."""
+"""Which implementation :func:`apply_mask` and :func:`mask_frame` are."""
 
 if os.environ.get("WSKIT_NO_EXTENSIONS") == "1":
     apply_mask = apply_mask_python
+    mask_frame = mask_frame_python
     IMPLEMENTATION = "python"
 else:
     try:
-        from ._speedups import apply_mask
+        from ._speedups import apply_mask, mask_frame
     except ImportError:
         apply_mask = apply_mask_python
+        mask_frame = mask_frame_python
         IMPLEMENTATION = "python"
     else:
         IMPLEMENTATION = "c"

@@ -30,7 +30,15 @@ from .exceptions import (
     ProtocolError,
 )
 from .extensions.base import ClientExtensionFactory, Extension
-from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
+from .frames import (
+    Close,
+    CloseCode,
+    Frame,
+    FrameParser,
+    Opcode,
+    serialize_frame,
+    serialize_masked,
+)
 from .handshake import USER_AGENT, build_request, check_response, generate_key
 from .headers import HeadersLike
 from .http11 import Request, Response, ResponseParser
@@ -555,11 +563,15 @@ class ClientProtocol:
             InvalidState: The connection is not open or a fragmented message is
                 in progress.
         """
-        self._check_new_message()
+        if self.state is not State.OPEN or self._out_fragmented:
+            self._check_new_message()
         self._out_fragmented = not fin
-        self._send_data(
-            Opcode.TEXT, data.encode() if isinstance(data, str) else data, fin
-        )
+        if isinstance(data, str):
+            data = data.encode()
+        if self.extensions or self.debug:
+            self._send_data(Opcode.TEXT, data, fin)
+        else:
+            self._output.append(serialize_masked(0x81 if fin else 0x01, data))
 
     def send_binary(
         self, data: bytes | bytearray | memoryview, fin: bool = True
@@ -570,9 +582,13 @@ class ClientProtocol:
             InvalidState: The connection is not open or a fragmented message is
                 in progress.
         """
-        self._check_new_message()
+        if self.state is not State.OPEN or self._out_fragmented:
+            self._check_new_message()
         self._out_fragmented = not fin
-        self._send_data(Opcode.BINARY, data, fin)
+        if self.extensions or self.debug:
+            self._send_data(Opcode.BINARY, data, fin)
+        else:
+            self._output.append(serialize_masked(0x82 if fin else 0x02, data))
 
     def send_continuation(
         self, data: bytes | bytearray | memoryview, fin: bool
