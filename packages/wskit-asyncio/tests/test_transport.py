@@ -35,7 +35,7 @@ async def test_send_waits_when_write_buffer_is_full() -> None:
         # send() only returns while the buffer is below the limit: once the
         # socket buffers are full, it must block.
         filler = asyncio.ensure_future(fill())
-        while not ws._paused_writing:
+        while not ws.paused_writing:
             await asyncio.sleep(0.01)
         for _ in range(5):
             await asyncio.sleep(0)

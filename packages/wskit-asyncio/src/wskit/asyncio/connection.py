@@ -262,9 +262,28 @@ class ClientConnection(ConnectionIO):
             TypeError: ``message`` has an unsupported type, or fragments mix
                 ``str`` and bytes.
         """
+        protocol = self.protocol
+        if (
+            text is None
+            and self.send_in_progress is None
+            and protocol.state is State.OPEN
+        ):
+            # The common case, kept short: one str or bytes, nothing in the way.
+            cls = type(message)
+            if cls is bytes:
+                protocol.send_binary(message)  # type: ignore[arg-type]
+                self.send_data()
+                if self.paused_writing:
+                    await self.drain()
+                return
+            if cls is str:
+                protocol.send_text(message)  # type: ignore[arg-type]
+                self.send_data()
+                if self.paused_writing:
+                    await self.drain()
+                return
         while self.send_in_progress is not None:
             await asyncio.shield(self.send_in_progress)
-        protocol = self.protocol
         if protocol.state is not State.OPEN:
             await self._raise_closed()
         if isinstance(message, str):
@@ -555,42 +574,37 @@ class ClientConnection(ConnectionIO):
         assert self.ping_interval is not None
         latency = 0.0
 
-        async def ping_and_wait() -> float:
-            pong_received = await self.ping()
-            return await asyncio.shield(pong_received)
+        def expired() -> None:
+            # No pong within ping_timeout of the ping, or the ping could not even
+            # be written: a server that stopped reading blocks ping() in drain().
+            if self.debug:
+                self.logger.debug("! timed out waiting for keepalive pong")
+            if self.protocol.state is State.OPEN:
+                self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                self.send_data()
+            if self.connection_exc is None:
+                self.connection_exc = TimeoutError("keepalive ping timeout")
+            self.arm_close_timer()
 
         try:
             while True:
                 # When the pong took a while, ping again sooner, so the period
                 # stays close to ping_interval.
                 await asyncio.sleep(max(self.ping_interval - latency, 0.0))
-                if self.ping_timeout is None:
-                    try:
-                        await self.ping()
-                    except ConnectionClosed:
-                        return
-                    continue
+                # A timer rather than asyncio.wait_for, which may swallow the
+                # cancellation that connection_closed() sends (Python < 3.12).
+                timer = None
+                if self.ping_timeout is not None:
+                    timer = self.loop.call_later(self.ping_timeout, expired)
                 try:
-                    # One deadline for sending the ping and for its pong: when
-                    # the server stopped reading, ping() itself waits for the
-                    # write buffer to drain, and that must time out too.
-                    latency = await asyncio.wait_for(
-                        ping_and_wait(), self.ping_timeout
-                    )
-                except asyncio.TimeoutError:
-                    if self.debug:
-                        self.logger.debug("! timed out waiting for keepalive pong")
-                    if self.protocol.state is State.OPEN:
-                        self.protocol.fail(
-                            CloseCode.INTERNAL_ERROR, "keepalive ping timeout"
-                        )
-                        self.send_data()
-                    if self.connection_exc is None:
-                        self.connection_exc = TimeoutError("keepalive ping timeout")
-                    self.arm_close_timer()
-                    return
+                    pong_received = await self.ping()
+                    if timer is not None:
+                        latency = await asyncio.shield(pong_received)
                 except ConnectionClosed:
                     return
+                finally:
+                    if timer is not None:
+                        timer.cancel()
         except asyncio.CancelledError:
             pass
 

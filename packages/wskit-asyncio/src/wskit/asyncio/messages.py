@@ -156,20 +156,40 @@ class Assembler:
             raise EOFError("the stream of frames ended")
 
         self.get_in_progress = True
-        parts = []
+        parts: list[DataFrame] = []
         try:
             deadline = None if timeout is None else self._now() + timeout
             while True:
                 while not frames:
                     if self.closed:
                         raise EOFError("the stream of frames ended mid-message")
-                    await self._wait(deadline)
+                    if deadline is None and self.on_starved is None:
+                        # _wait() inlined: a request/response loop waits once
+                        # per message, so one coroutine less counts.
+                        waiter = self._waiter = (
+                            asyncio.get_running_loop().create_future()
+                        )
+                        try:
+                            await waiter
+                        finally:
+                            self._waiter = None
+                    else:
+                        await self._wait(deadline)
                 frame = frames.popleft()
-                parts.append(frame)
-                self._maybe_resume()
+                if self.paused and len(frames) <= self.low:  # type: ignore[operator]
+                    self.paused = False
+                    self.resume()
                 if frame.final:
                     self.complete -= 1
+                    if not parts:
+                        # A message in one frame, the common case: nothing to join.
+                        data = frame.data
+                        if decode is None:
+                            return data
+                        return _convert(frame, data, decode)
+                    parts.append(frame)
                     break
+                parts.append(frame)
         except BaseException:
             # Cancelled or timed out: put back what was taken so that the next
             # recv() still gets the whole message.

@@ -20,7 +20,7 @@ from typing import Any, cast
 from wskit.core.events import BinaryData, Event, Pong, TextData
 from wskit.core.exceptions import ConnectionClosed
 from wskit.core.http11 import Response
-from wskit.core.protocol import ClientProtocol
+from wskit.core.protocol import ClientProtocol, State
 
 from .messages import Assembler
 
@@ -75,7 +75,7 @@ class ConnectionIO(asyncio.Protocol):
         self.connection_exc: BaseException | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._fail_timer: asyncio.TimerHandle | None = None
-        self._paused_writing = False
+        self.paused_writing = False
         self._drain_waiters: deque[asyncio.Future[None]] = deque()
 
     # Hooks for the shape-level code.
@@ -107,7 +107,11 @@ class ConnectionIO(asyncio.Protocol):
         protocol.receive_data(data)
         events = protocol.events_received()
         self.send_data()
-        if self._close_timer is None and protocol.close_expected():
+        if (
+            protocol.state is not State.OPEN
+            and self._close_timer is None
+            and protocol.close_expected()
+        ):
             self.arm_close_timer()
         put = self.recv_messages.put
         for event in events:
@@ -170,18 +174,18 @@ class ConnectionIO(asyncio.Protocol):
             self.response_rcvd.set_result(None)
         self.connection_closed()
         self.connection_lost_waiter.set_result(None)
-        self._paused_writing = False
+        self.paused_writing = False
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
     def pause_writing(self) -> None:
         """The write buffer went above ``write_limit``: make senders wait."""
-        self._paused_writing = True
+        self.paused_writing = True
 
     def resume_writing(self) -> None:
         """The write buffer drained: release waiting senders."""
-        self._paused_writing = False
+        self.paused_writing = False
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -220,7 +224,7 @@ class ConnectionIO(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark."""
-        if not self._paused_writing:
+        if not self.paused_writing:
             return
         waiter = self.loop.create_future()
         self._drain_waiters.append(waiter)
