@@ -143,7 +143,7 @@ class Assembler:
                     self.paused = False
                     self.resume()
                 return _convert(first, first.data, decode)
-            parts = [first]
+            parts: list[DataFrame] = [first]
             while True:
                 frame = frames.popleft()
                 parts.append(frame)
@@ -156,7 +156,7 @@ class Assembler:
             raise EOFError("the stream of frames ended")
 
         self.get_in_progress = True
-        parts: list[DataFrame] = []
+        parts = []
         try:
             deadline = None if timeout is None else self._now() + timeout
             while True:
