@@ -389,6 +389,18 @@ def after_handshake(
     return script
 
 
+def flooding(data: bytes, total: int) -> Script:
+    """Accept the handshake, :meth:`~FaultConnection.flood` ``data`` up to
+    ``total`` bytes, then finish."""
+
+    async def script(conn: FaultConnection) -> None:
+        await conn.handshake()
+        await conn.flood(data, total)
+        await conn.finish()
+
+    return script
+
+
 # The table of handshake faults.
 
 

@@ -67,6 +67,7 @@ FILES: dict[Path, Path] = {
         for name in (
             "test_client.py",
             "test_connection.py",
+            "test_faults.py",
             "test_network.py",
         )
     },
@@ -121,6 +122,8 @@ OMIT: dict[str, frozenset[str]] = {
             "test_keepalive_timeout_fails_connection",
         }
     ),
+    # The asyncio test polls with asyncio.sleep; testing.threaded polls too.
+    "test_faults.py": frozenset({"wait_until"}),
     # TLS inside TLS needs a memory BIO pair; see test_threads.py.
     "test_network.py": frozenset(
         {
@@ -216,6 +219,17 @@ TWINS: dict[str, list[tuple[str, str]]] = {
         # The asyncio test polls with asyncio.sleep; testing.threaded polls too.
         ("    websockets_server,\n)", "    wait_until,\n    websockets_server,\n)"),
         ("asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))", "scenario()"),
+    ],
+    "test_faults.py": [
+        (
+            "from testing.threaded import TIMEOUT\n",
+            "from testing.threaded import TIMEOUT, wait_until\n",
+        ),
+        # Sends are synchronous: what waits is the outbox of the write lock.
+        (
+            "return ws.transport.get_write_buffer_size()",
+            "return sum(map(len, ws.outgoing))",
+        ),
     ],
     "test_network.py": [],
 }

@@ -20,11 +20,11 @@ from testing.asyncio_run import async_test
 from testing.faults import (
     FRAME_FAULTS,
     HANDSHAKE_FAULTS,
-    FaultConnection,
     FrameFault,
     HandshakeFault,
     after_handshake,
     fault_server,
+    flooding,
     frame,
 )
 from testing.servers import TIMEOUT
@@ -102,11 +102,6 @@ async def test_peer_vanishes_without_fin() -> None:
     assert ws.close_code == 1006
 
 
-async def stop_reading(conn: FaultConnection) -> None:
-    await conn.handshake()
-    await conn.hold()
-
-
 async def send_until_closed(
     ws: ClientConnection, message: bytes, sizes: list[int]
 ) -> None:
@@ -123,7 +118,7 @@ async def test_server_stops_reading_send_fails_with_keepalive() -> None:
     # The client's sends fill the buffers, then block; keepalive must still
     # notice that the server is gone and end the blocked send.
     message = b"s" * 65536
-    with fault_server(stop_reading) as peer:
+    with fault_server(after_handshake(b"", then="hold")) as peer:
         ws = await open_ws(
             peer.uri,
             ping_interval=0.05,
@@ -146,19 +141,13 @@ async def test_server_stops_reading_send_fails_with_keepalive() -> None:
 # Slow reader, fast writer.
 
 
-async def flood(conn: FaultConnection) -> None:
-    await conn.handshake()
-    await conn.flood(frame(0x2, b"f" * FLOOD_SIZE), FLOOD_TOTAL)
-    await conn.finish()
-
-
 FLOOD_SIZE = 65536
 FLOOD_TOTAL = 64 * 2**20
 
 
 @async_test
 async def test_slow_reader_bounds_memory_by_max_queue() -> None:
-    with fault_server(flood) as peer:
+    with fault_server(flooding(frame(0x2, b"f" * FLOOD_SIZE), FLOOD_TOTAL)) as peer:
         ws = await open_ws(peer.uri, max_queue=4, compression=None, ping_interval=None)
         # Do not read until the server can no longer write.
         await wait_until(peer.stalled.is_set)

@@ -640,6 +640,15 @@ class ConnectionIO:
             ConcurrencyError: A ping with the same payload still awaits its pong.
             TypeError: ``data`` is not ``str`` or bytes-like.
         """
+        pong_received = self._queue_ping(data)
+        self.flush()
+        return pong_received
+
+    def _queue_ping(
+        self, data: str | bytes | bytearray | memoryview | None
+    ) -> threading.Event:
+        # ping() without the write: keepalive must not wait for the write lock,
+        # which a send() blocked on a server that stopped reading holds.
         if isinstance(data, str):
             payload: bytes | None = data.encode()
         elif isinstance(data, _BytesLike):
@@ -666,7 +675,6 @@ class ConnectionIO:
                 self._queue_output()
         if closed:
             self._raise_closed()
-        self.flush()
         return pong_received
 
     def pong(self, data: str | bytes | bytearray | memoryview = b"") -> None:
@@ -744,9 +752,11 @@ class ConnectionIO:
             if lost.wait(max(self.ping_interval - latency, 0.0)):
                 return
             try:
-                pong_received = self.ping()
+                pong_received = self._queue_ping(None)
             except ConnectionClosed:
                 return
+            # Whoever holds the write lock writes the ping with its own bytes.
+            self.flush(blocking=False)
             if self.ping_timeout is None:
                 continue
             if pong_received.wait(self.ping_timeout):
@@ -764,7 +774,7 @@ class ConnectionIO:
                     self._queue_output()
                 if self.connection_exc is None:
                     self.connection_exc = TimeoutError("keepalive ping timeout")
-            self.flush()
+            self.flush(blocking=False)
             self.arm_close_timer()
             return
 
