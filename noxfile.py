@@ -63,10 +63,17 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Micro-benchmarks next to peer libraries; ``-- --quick`` for a short run."""
+    """The core micro-benchmark, then the end-to-end benchmark next to peer clients.
+
+    Arguments after ``--`` go to ``python -m tools.bench`` (``--quick``,
+    ``--clients``, ``--scenarios``, ``--rounds``, ``--duration``, ``--output``,
+    ``--json``, ``--docs``); ``--quick`` makes the core benchmark quick too.
+    """
     _install_group(session, "bench")
     session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
-    session.run("python", "tools/bench_core.py", *session.posargs)
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run("python", "tools/bench_core.py", *quick)
+    session.run("python", "-m", "tools.bench", *session.posargs)
 
 
 @nox.session

@@ -77,7 +77,9 @@ def write_chart(results: Results, path: Path) -> Path | None:
     )
     for y, texts in enumerate(labels):
         for x, text in enumerate(texts):
-            axes.text(x, y, text, ha="center", va="center", fontsize=6.5)
+            dark = abs(grid[y][x]) > 1.6  # NaN compares false: n/a stays black
+            color = "white" if dark else "black"
+            axes.text(x, y, text, ha="center", va="center", fontsize=6.5, color=color)
     baseline = next((c.label for c in clients if c.name == BASELINE), "the baseline")
     env = results.environment
     axes.set_title(

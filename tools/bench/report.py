@@ -217,6 +217,17 @@ def _header_line(results: Results) -> str:
     )
 
 
+def _rss_note(results: Results) -> str:
+    if not any(scenario.kind == "rss" for scenario in results.scenarios):
+        return ""
+    settings = results.settings
+    rounds = min(settings.get("rss_rounds", 1), settings.get("rounds", 1))
+    return (
+        f" RSS: {settings.get('rss_connections')} idle connections opened by a "
+        f"fresh process, median of {rounds} round{'s' if rounds != 1 else ''}."
+    )
+
+
 def markdown(results: Results) -> str:
     """The report: one row per scenario, one column per client.
 
@@ -236,7 +247,8 @@ def markdown(results: Results) -> str:
             if baseline
             else ""
         )
-        + "then CPU time of the client process per message.",
+        + "then CPU time of the client process per message."
+        + _rss_note(results),
         "",
     ]
     header = ["scenario", *(client.label for client in results.clients)]
@@ -276,7 +288,8 @@ def rst(results: Results) -> str:
         f"{results.settings.get('duration')} s, every client against the same "
         "echo server in another process"
         + (f"; in parentheses, the ratio to {baseline}" if baseline else "")
-        + " (higher is better, except for RSS).",
+        + " (higher is better, except for RSS)."
+        + _rss_note(results),
         "",
         ".. list-table::",
         "   :header-rows: 1",

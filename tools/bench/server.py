@@ -7,10 +7,11 @@ scenarios run against the websockets library's asyncio server, on uvloop too,
 which refuses any connection that did not negotiate compression: a client whose
 compression setting was ignored fails loudly instead of measuring the wrong thing.
 
-Run as ``python -m tools.bench.server picows|websockets``: the child binds an
-ephemeral port on 127.0.0.1, prints ``PORT <n>`` and serves until its standard
-input closes, so it never outlives the benchmark. :class:`ServerProcess` starts
-it from the parent.
+Run as ``python -m tools.bench.server picows|websockets [uvloop|asyncio]``: the
+child binds an ephemeral port on 127.0.0.1, prints ``PORT <n>`` and serves until
+its standard input closes, so it never outlives the benchmark.
+:class:`ServerProcess` starts it from the parent. The benchmark always uses
+uvloop; plain asyncio is for the tests, which do not install uvloop.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = ["MAX_SIZE", "ServerProcess", "raise_fd_limit"]
 # Large enough for a 1 MiB message with room to spare, on every side.
 MAX_SIZE = 32 * 1024 * 1024
 BACKLOG = 4096
+SERVERS = ("picows", "websockets")
+LOOPS = ("uvloop", "asyncio")
 STARTUP_TIMEOUT = 30.0
 
 
@@ -53,10 +56,13 @@ def raise_fd_limit(wanted: int = 65536) -> int:
 class ServerProcess:
     """An echo server child process; a context manager that stops it on exit."""
 
-    def __init__(self, kind: str) -> None:
-        if kind not in ("picows", "websockets"):
+    def __init__(self, kind: str, loop: str = "uvloop") -> None:
+        if kind not in SERVERS:
             raise ValueError(f"unknown server {kind!r}; use 'picows' or 'websockets'")
+        if loop not in LOOPS:
+            raise ValueError(f"unknown event loop {loop!r}; use 'uvloop' or 'asyncio'")
         self.kind = kind
+        self.loop = loop
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -72,7 +78,7 @@ class ServerProcess:
                 timeout; the message includes what it wrote on stderr.
         """
         process = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.server", self.kind],
+            [sys.executable, "-m", "tools.bench.server", self.kind, self.loop],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -203,14 +209,27 @@ async def _serve(kind: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("picows", "websockets"):
-        sys.stderr.write("usage: python -m tools.bench.server picows|websockets\n")
+    if (
+        not 1 <= len(argv) <= 2
+        or argv[0] not in SERVERS
+        or argv[1:2]
+        not in (
+            [],
+            *([loop] for loop in LOOPS),
+        )
+    ):
+        sys.stderr.write(
+            "usage: python -m tools.bench.server picows|websockets [uvloop|asyncio]\n"
+        )
         return 2
     raise_fd_limit()
-    # Imported by name: the type-check environment does not install the
-    # benchmark's server dependencies.
-    uvloop = importlib.import_module("uvloop")
-    uvloop.run(_serve(argv[0]))
+    if argv[1:] == ["asyncio"]:
+        asyncio.run(_serve(argv[0]))
+    else:
+        # Imported by name: the type-check environment does not install the
+        # benchmark's server dependencies.
+        uvloop = importlib.import_module("uvloop")
+        uvloop.run(_serve(argv[0]))
     return 0
 
 
