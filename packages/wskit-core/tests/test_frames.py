@@ -366,3 +366,65 @@ def test_key_pool_dropped_after_fork() -> None:
     assert frames._keys_pos == 4
     assert key == frames._keys[:4]
     assert remaining[:4] != key or remaining[4:8] != frames._keys[4:8]
+
+
+class TestLargePayloads:
+    """Payloads of at least _COLLECT_MIN bytes are collected read by read."""
+
+    @pytest.mark.parametrize("step", [1, 7, 4096, 65536, 100_003, 300_000])
+    def test_any_read_size(self, step: int) -> None:
+        payload = bytes(range(256)) * 800  # 204800 bytes
+        wire = (
+            b"\x82\x7f"
+            + struct.pack("!Q", len(payload))
+            + payload
+            + b"\x81\x02hi"
+            + b"\x82\x7f"
+            + struct.pack("!Q", len(payload))
+            + payload
+        )
+        parser = FrameParser()
+        frames = []
+        for pos in range(0, len(wire), step):
+            parser.feed(memoryview(wire)[pos : pos + step])
+            while (frame := parser.parse(None, None)) is not None:
+                frames.append(frame)
+        assert [(f.opcode, f.data) for f in frames] == [
+            (Opcode.BINARY, payload),
+            (Opcode.TEXT, b"hi"),
+            (Opcode.BINARY, payload),
+        ]
+        assert parser.buffered() == 0
+        assert parser.idle()
+
+    def test_one_read_is_not_copied(self) -> None:
+        payload = bytes(70000)
+        parser = FrameParser()
+        parser.feed(b"\x82\x7f" + struct.pack("!Q", len(payload)))
+        assert parser.parse(None, None) is None
+        assert not parser.idle()
+        assert parser.buffered() == 0
+        parser.feed(payload)
+        assert parser.buffered() == len(payload)
+        frame = parser.parse(None, None)
+        assert frame is not None
+        assert frame.data is payload
+
+    def test_partial_payload_while_collecting(self) -> None:
+        payload = b"abcdefgh" * 10000  # 80000 bytes
+        parser = FrameParser()
+        parser.feed(b"\x01\x7f" + struct.pack("!Q", len(payload)) + payload[:100])
+        assert parser.parse(None, None) is None
+        assert parser.partial_payload(0) == (1, False, payload[:100])
+        parser.feed(payload[100:30000])
+        parser.feed(payload[30000:30001])
+        assert parser.partial_payload(50) == (1, False, payload[50:30001])
+        assert parser.partial_payload(30001) == (1, False, b"")
+        parser.feed(payload[30001:] + b"\x89\x00")
+        frame = parser.parse(None, None)
+        assert frame is not None
+        assert frame.data == payload
+        assert not frame.fin
+        ping = parser.parse(None, None)
+        assert ping is not None
+        assert ping.opcode is Opcode.PING

@@ -4,11 +4,13 @@ import logging
 import struct
 import zlib
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wskit.core import frames as frames_module
 from wskit.core.events import BinaryData, Close, Ping, Pong, TextData
 from wskit.core.exceptions import (
     ConnectionClosedError,
@@ -985,3 +987,18 @@ def test_whole_reads_match_byte_reads(
         out += protocol.data_to_send()
         results.append((merge_text(events), client_frames(out), protocol.close_code))
     assert results[0] == results[1]
+
+
+@pytest.mark.property
+@settings(max_examples=200)
+@given(frames=server_frames, data=st.data())
+def test_split_invariance_collecting(
+    frames: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    """The same, with every incomplete payload collected read by read."""
+    wire = b"".join(server_frame(op, payload) for op, payload in frames)
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=8))
+    reference = run_split(wire, [])
+    with mock.patch.object(frames_module, "_COLLECT_MIN", 0):
+        assert run_split(wire, cuts) == reference
+        assert run_split(wire, list(range(len(wire)))) == reference

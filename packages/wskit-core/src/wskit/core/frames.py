@@ -254,13 +254,19 @@ def serialize_masked(head: int, data: bytes | bytearray | memoryview) -> bytes:
     return mask_frame(head, data, _mask_key())
 
 
+# Payloads at least this long are collected as the reads that carry them rather
+# than appended to the parse buffer: joining the reads once at the end copies the
+# payload once instead of twice, and never grows the buffer to the frame's size.
+_COLLECT_MIN = 65536
+
+
 class FrameParser:
     """Incremental frame parser for frames sent by a server.
 
     Feed bytes with :meth:`feed`, then call :meth:`parse` until it returns ``None``.
     """
 
-    __slots__ = ("_buf", "_head", "_length", "_pos", "_start")
+    __slots__ = ("_buf", "_have", "_head", "_length", "_parts", "_pos", "_start")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -271,9 +277,27 @@ class FrameParser:
         self._head = -1
         self._length = 0
         self._start = 0
+        # A large payload in progress, as the reads that brought it (see
+        # _COLLECT_MIN), and how many of its bytes they hold; None otherwise.
+        # While collecting, _buf holds only bytes that follow the payload.
+        self._parts: list[bytes] | None = None
+        self._have = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes."""
+        """Append received bytes; the parser keeps no reference to ``data``."""
+        parts = self._parts
+        if parts is not None:
+            need = self._length - self._have
+            if need:
+                size = len(data)
+                if size <= need:
+                    # Kept as is when it is bytes: immutable, so no copy needed.
+                    parts.append(data if type(data) is bytes else bytes(data))
+                    self._have += size
+                    return
+                parts.append(bytes(data[:need]))
+                self._have += need
+                data = data[need:]
         buf = self._buf
         if self._pos and self._pos == len(buf):
             # Everything was consumed: restart at the beginning, cheaply.
@@ -285,7 +309,14 @@ class FrameParser:
 
     def buffered(self) -> int:
         """The number of bytes received and not yet parsed."""
-        return len(self._buf) - self._pos
+        pending = len(self._buf) - self._pos
+        if self._parts is not None:
+            pending += self._have
+        return pending
+
+    def idle(self) -> bool:
+        """Whether no byte is pending: the next byte fed starts a new frame."""
+        return self._head < 0 and self._pos == len(self._buf)
 
     def partial_header(self) -> tuple[int, int] | None:
         """``(opcode value, RSV bits)`` of a frame whose payload is still arriving.
@@ -314,12 +345,26 @@ class FrameParser:
         Returns:
             ``(opcode value, rsv1, payload bytes after skip)``, or ``None``.
         """
-        if self._head < 0:
+        head = self._head
+        if head < 0:
             return None
+        parts = self._parts
+        if parts is not None:
+            # Walk back from the newest read: only what follows skip is needed.
+            tail: list[bytes] = []
+            end = self._have
+            for part in reversed(parts):
+                if end <= skip:
+                    break
+                begin = end - len(part)
+                tail.append(part[skip - begin :] if begin < skip else part)
+                end = begin
+            tail.reverse()
+            return head & 0x0F, bool(head & 0x40), b"".join(tail)
         end = min(len(self._buf), self._start + self._length)
         return (
-            self._head & 0x0F,
-            bool(self._head & 0x40),
+            head & 0x0F,
+            bool(head & 0x40),
             bytes(memoryview(self._buf)[self._start + skip : end]),
         )
 
@@ -374,25 +419,44 @@ class FrameParser:
             head = self._head
             length = self._length
             start = self._start
-        end = start + length
-        if len(buf) < end:
-            return None
+        parts = self._parts
+        if parts is not None:
+            if self._have < length:
+                return None
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            self._parts = None
+            self._have = 0
+        else:
+            end = start + length
+            if len(buf) < end:
+                if length >= _COLLECT_MIN:
+                    # Move what arrived of the payload out of the buffer; the
+                    # rest is collected by feed() as it comes.
+                    self._parts = (
+                        [bytes(memoryview(buf)[start:])] if len(buf) > start else []
+                    )
+                    self._have = len(buf) - start
+                    buf.clear()
+                    self._pos = 0
+                    self._start = 0
+                return None
+            # One copy through a temporary view: slicing the bytearray first would
+            # copy twice, and large temporary copies cost page faults on every
+            # frame.
+            data = bytes(memoryview(buf)[start:end])
+            if end == len(buf):
+                buf.clear()
+                self._pos = 0
+            elif end > 65536:
+                # Drop consumed bytes now and then; bytearray deletes at the front
+                # in amortized constant time.
+                del buf[:end]
+                self._pos = 0
+            else:
+                self._pos = end
+        self._head = -1
         opcode = _OPCODE_BY_VALUE[head & 0x0F]
         assert opcode is not None  # checked with the header
-        # One copy through a temporary view: slicing the bytearray first would
-        # copy twice, and large temporary copies cost page faults on every frame.
-        data = bytes(memoryview(buf)[start:end])
-        self._head = -1
-        if end == len(buf):
-            buf.clear()
-            self._pos = 0
-        elif end > 65536:
-            # Drop consumed bytes now and then; bytearray deletes at the front in
-            # amortized constant time.
-            del buf[:end]
-            self._pos = 0
-        else:
-            self._pos = end
         return Frame(
             opcode,
             data,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import enum
 import logging
+import struct
 from collections.abc import Sequence
 
 from .events import BinaryData, Event, Ping, Pong, TextData
@@ -54,6 +55,8 @@ OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
 # unless the peer pads it on purpose, so it is refused before it is buffered.
 _DEFLATE_SLACK_DIVISOR = 3000
 _DEFLATE_SLACK = 64
+
+_unpack_long = struct.Struct("!Q").unpack_from
 
 
 class State(enum.IntEnum):
@@ -245,7 +248,7 @@ class ClientProtocol:
             self._in_opcode is None
             and not self.extensions
             and not self.debug
-            and not self._frames.buffered()
+            and self._frames.idle()
         ):
             data = self._receive_whole_frames(data)
             if not data:
@@ -261,12 +264,12 @@ class ClientProtocol:
 
         Most reads hold whole small messages; taking them straight from the read
         skips the parser's buffer, a :class:`Frame` and two calls per message.
-        Anything unusual (control, fragmented, extended-length, masked, reserved
+        Anything unusual (control, fragmented, badly encoded length, masked, reserved
         bits, too big, bad UTF-8) stops the fast path, and the general parser
         handles it and everything after it, with its checks and error messages.
         """
         events = self._events
-        limit = 65535 if self.max_size is None else min(self.max_size, 65535)
+        limit = self.max_size if self.max_size is not None else 2**63
         size = len(data)
         pos = 0
         while size - pos >= 2:
@@ -280,8 +283,15 @@ class ClientProtocol:
                 start = pos + 4
                 if length < 126:
                     break
-            elif length > 126:
-                # Masked (the general parser fails) or a 64-bit length.
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                (length,) = _unpack_long(data, pos + 2)
+                start = pos + 10
+                if length < 65536:
+                    break
+            elif length > 127:
+                # Masked: the general parser fails the connection.
                 break
             end = start + length
             if end > size or length > limit:
