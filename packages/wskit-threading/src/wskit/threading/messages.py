@@ -4,11 +4,19 @@ This module is I/O-specific: it waits on a :class:`threading.Condition`. It is t
 twin of :mod:`wskit.asyncio.messages`; the code that calls it
 (:mod:`wskit.threading.connection`) is generated from the asyncio client.
 
-The reader thread puts frames; the application's thread gets messages. When more
-than ``high`` frames wait, :meth:`Assembler.put` blocks the reader thread until the
-queue drains to ``low`` frames: reading from the socket stops, TCP flow control
-slows the server down, and memory stays bounded when the application reads slower
-than the server sends.
+Who reads the socket: a thread that wants a message and finds none queued reads
+the socket itself when it can take the *read token* (``read`` is set and no other
+thread reads), so that a message reaches ``recv()`` without waking another
+thread, as in a plain blocking client. The connection's background reading (the
+shared background thread, or a reader thread of its own) takes the same token, so
+two threads never read the socket at once and frames are queued in the order they
+arrived.
+
+Flow control: when more than ``high`` frames wait, further frames wait in a
+backlog (at most what one read brought) and the background reading stops until
+the queue drains to ``low`` frames: TCP flow control then slows the server down,
+and memory stays bounded when the application reads slower than the server
+sends. A reader thread of its own blocks in :meth:`Assembler.put` instead.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import codecs
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from wskit.core.events import BinaryData, TextData
 from wskit.core.exceptions import ConcurrencyError
@@ -26,6 +34,11 @@ __all__ = ["Assembler", "DataFrame"]
 
 DataFrame = TextData | BinaryData
 """A frame of a data message, as the core delivers it."""
+
+ReadOnce = Callable[[float | None], list[DataFrame]]
+"""Reads the socket once in the calling thread, which holds the read token, and
+returns the data frames received; raises :exc:`TimeoutError` (having read nothing)
+when the deadline, a :func:`time.monotonic` value, passes first."""
 
 
 def _convert(frame: DataFrame, data: str | bytes, decode: bool | None) -> str | bytes:
@@ -41,30 +54,45 @@ class Assembler:
     """Buffers incoming frames and turns them into messages for one reader at a time.
 
     Args:
-        high: Block the producer when more than this many frames are queued;
-            ``None`` disables flow control (memory then grows without bound).
-        low: Release the producer when at most this many frames are queued;
-            defaults to ``high // 4``.
+        high: Stop reading in the background when more than this many frames
+            are queued; ``None`` disables flow control (memory then grows
+            without bound).
+        low: Resume when at most this many frames are queued; defaults to
+            ``high // 4``.
+        read: Reads the socket in the calling thread (see :data:`ReadOnce`);
+            ``None`` when only another thread reads and :meth:`put` frames.
     """
 
-    def __init__(self, high: int | None = 16, low: int | None = None) -> None:
+    def __init__(
+        self,
+        high: int | None = 16,
+        low: int | None = None,
+        read: ReadOnce | None = None,
+    ) -> None:
         if high is not None and low is None:
             low = high // 4
         if high is not None and low is not None and not 0 <= low <= high:
             raise ValueError(f"max_queue needs 0 <= low <= high, got ({high}, {low})")
         self.high = high
         self.low = low
+        self.read = read
         self.mutex = threading.Lock()
         self.changed = threading.Condition(self.mutex)
-        #: Whether the producer is held back by flow control.
+        #: Whether the background reading is held back by flow control.
         self.paused = False
-        #: How many times flow control held the producer back.
+        #: How many times flow control held the background reading back.
         self.pauses = 0
         self.frames: deque[DataFrame] = deque()
+        # Frames read while the queue was full; they join it as it drains.
+        self.backlog: deque[DataFrame] = deque()
         # How many queued frames end a message: get() need not wait when > 0.
         self.complete = 0
         self.closed = False
         self.get_in_progress = False
+        #: The read token: whether a thread is reading the socket.
+        self.reading = False
+        # Threads waiting on `changed`; notifying is skipped when there are none.
+        self.waiting = 0
         # Set when a reader waits on an empty queue; see wait_drained().
         self.starved = False
         #: The most frames queued at once; tests use it to check flow control.
@@ -73,37 +101,75 @@ class Assembler:
         #: checks it to tell a signal handler interrupting recv() (see close()).
         self.busy: dict[int, int] = {}
 
-    # Producer side, called from the reader thread.
+    # Producer side. The caller of the underscored methods holds the mutex.
+
+    def _deliver(self, new: Iterable[DataFrame]) -> None:
+        frames = self.frames
+        high = self.high
+        for frame in new:
+            if self.backlog or (high is not None and len(frames) > high):
+                # "> high" rather than ">=" so that high = 0 still lets one in.
+                self.backlog.append(frame)
+                if not self.paused:
+                    self.paused = True
+                    self.pauses += 1
+                continue
+            frames.append(frame)
+            if frame.final:
+                self.complete += 1
+            if high is not None and len(frames) > high and not self.paused:
+                self.paused = True
+                self.pauses += 1
+        size = len(frames)
+        if size > self.max_seen:
+            self.max_seen = size
+        self.starved = False
+        if self.waiting:
+            self.changed.notify_all()
 
     def put(self, frame: DataFrame) -> None:
         """Queue a frame; block while the queue is above the high-water mark.
 
-        Frames put after :meth:`close` are dropped.
+        For a reader thread of the connection's own. Frames put after
+        :meth:`close` are dropped.
         """
-        with self.changed:
+        with self.mutex:
             if self.closed:
                 return
-            frames = self.frames
-            frames.append(frame)
-            self.starved = False
-            if frame.final:
-                self.complete += 1
-            size = len(frames)
-            if size > self.max_seen:
-                self.max_seen = size
-            self.changed.notify_all()
-            # "> high" rather than ">=" so that high = 0 still lets one frame in.
-            if self.high is not None and size > self.high:
-                self.paused = True
-                self.pauses += 1
-                while self.paused and not self.closed:
-                    self.changed.wait()
+            self._deliver((frame,))
+            while self.paused and not self.closed:
+                self._wait(None)
+
+    def try_take(self) -> bool:
+        """Take the read token for the background reading, if it is free."""
+        with self.mutex:
+            if self.reading or self.closed:
+                return False
+            self.reading = True
+            return True
+
+    def give_back(self, frames: list[DataFrame]) -> bool:
+        """Queue what the background reading read and release the read token.
+
+        Returns:
+            Whether the background reading may go on: not held back by flow
+            control.
+        """
+        with self.mutex:
+            if frames:
+                self._deliver(frames)
+            self.reading = False
+            if self.waiting:
+                self.changed.notify_all()
+            return not self.paused
 
     def close(self) -> None:
         """End the stream: readers get the frames left, then :exc:`EOFError`."""
-        with self.changed:
+        with self.mutex:
             self.closed = True
             self.paused = False
+            self.frames.extend(self.backlog)
+            self.backlog.clear()
             self.changed.notify_all()
 
     # Consumer side, called by recv() and recv_streaming().
@@ -125,29 +191,40 @@ class Assembler:
             TimeoutError: ``timeout`` elapsed; no frame was consumed.
         """
         ident = threading.get_ident()
-        self.busy[ident] = self.busy.get(ident, 0) + 1
+        busy = self.busy
+        busy[ident] = busy.get(ident, 0) + 1
         try:
-            with self.changed:
+            with self.mutex:
                 if self.get_in_progress:
                     raise ConcurrencyError(
                         "cannot call recv() while another thread is already running "
                         "recv() or recv_streaming(); read from a single thread"
                     )
-                frames = self.frames
-                if self.complete:
+                if not self.complete:
+                    parts = self._get_slow(timeout)
+                else:
                     # Fast path: a whole message is buffered; take it at once.
-                    parts = [frames.popleft()]
+                    frames = self.frames
+                    first = frames.popleft()
+                    if first.final:
+                        self.complete -= 1
+                        if self.paused or self.backlog:
+                            self._maybe_resume()
+                        return _convert(first, first.data, decode)
+                    parts = [first]
                     while not parts[-1].final:
                         parts.append(frames.popleft())
                     self.complete -= 1
                     self._maybe_resume()
-                else:
-                    parts = self._get_slow(timeout)
             if len(parts) == 1:
                 return _convert(parts[0], parts[0].data, decode)
             return self._join(parts, decode)
         finally:
-            self._leave(ident)
+            count = busy[ident] - 1
+            if count:
+                busy[ident] = count
+            else:
+                del busy[ident]
 
     def get_iter(self, decode: bool | None = None) -> Iterator[str | bytes]:
         """Yield the fragments of the next message as they arrive.
@@ -160,7 +237,7 @@ class Assembler:
             ConcurrencyError: Another thread is already reading.
             EOFError: The stream ended before the end of the message.
         """
-        with self.changed:
+        with self.mutex:
             if self.get_in_progress:
                 raise ConcurrencyError(
                     "cannot call recv_streaming() while another thread is already "
@@ -173,11 +250,11 @@ class Assembler:
             while True:
                 self.busy[ident] = self.busy.get(ident, 0) + 1
                 try:
-                    with self.changed:
+                    with self.mutex:
                         while not self.frames:
                             if self.closed:
                                 raise EOFError("the stream of frames ended")
-                            self._wait(None)
+                            self._fill(None)
                         frame = self.frames.popleft()
                         if frame.final:
                             self.complete -= 1
@@ -193,14 +270,25 @@ class Assembler:
                 if frame.final:
                     return
         finally:
-            with self.changed:
+            with self.mutex:
                 self.get_in_progress = False
+
+    def read_until_closed(self) -> None:
+        """Read the socket in the calling thread, or let the thread that holds
+        the read token do it, until the stream ends.
+
+        For closing: the close frame and the end of the TCP connection arrive
+        without a thread handing them over.
+        """
+        with self.mutex:
+            while not self.closed:
+                self._fill(None)
 
     # Internals; the caller holds the mutex.
 
     def _get_slow(self, timeout: float | None) -> list[DataFrame]:
         # Take frames as they arrive, so that a message longer than the queue
-        # does not hold the reader thread back forever.
+        # does not hold the background reading back forever.
         if self.closed:
             raise EOFError("the stream of frames ended")
         frames = self.frames
@@ -212,7 +300,7 @@ class Assembler:
                 while not frames:
                     if self.closed:
                         raise EOFError("the stream of frames ended mid-message")
-                    self._wait(deadline)
+                    self._fill(deadline)
                 frame = frames.popleft()
                 parts.append(frame)
                 self._maybe_resume()
@@ -227,38 +315,80 @@ class Assembler:
         finally:
             self.get_in_progress = False
 
+    def _fill(self, deadline: float | None) -> None:
+        """Get more frames: read the socket if the read token is free, else wait
+        for the thread that holds it."""
+        read = self.read
+        if read is None or self.reading:
+            self._wait(deadline)
+            return
+        if not self.frames and not self.starved:
+            self.starved = True
+        self.reading = True
+        new: list[DataFrame] = []
+        self.mutex.release()
+        try:
+            new = read(deadline)
+        finally:
+            self.mutex.acquire()
+            self.reading = False
+            if new:
+                self._deliver(new)
+            elif self.waiting:
+                self.changed.notify_all()
+
     def _wait(self, deadline: float | None) -> None:
         if not self.frames and not self.starved:
             # The application read, and answered, every message so far.
             self.starved = True
             self.changed.notify_all()
-        if deadline is None:
-            self.changed.wait()
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("timed out while waiting for a message")
-        self.changed.wait(remaining)
+        self.waiting += 1
+        try:
+            if deadline is None:
+                self.changed.wait()
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out while waiting for a message")
+            self.changed.wait(remaining)
+        finally:
+            self.waiting -= 1
 
     def _maybe_resume(self) -> None:
-        if self.paused and len(self.frames) <= self.low:  # type: ignore[operator]
+        backlog = self.backlog
+        if backlog:
+            frames = self.frames
+            high = self.high
+            while backlog and (high is None or len(frames) <= high):
+                frame = backlog.popleft()
+                frames.append(frame)
+                if frame.final:
+                    self.complete += 1
+        if (
+            self.paused and not backlog and len(self.frames) <= self.low  # type: ignore[operator]
+        ):
             self.paused = False
-            self.changed.notify_all()
+            if self.waiting:
+                self.changed.notify_all()
 
     def wait_drained(self, timeout: float | None) -> bool:
         """Wait until the application read every queued frame and waits for more.
 
-        The reader thread waits here before failing the connection for a peer
-        fault that followed complete messages, so the application can answer
-        them first.
+        A reader thread of the connection's own waits here before failing the
+        connection for a peer fault that followed complete messages, so the
+        application can answer them first.
 
         Returns:
             Whether the queue drained (or the stream ended) within ``timeout``.
         """
-        with self.changed:
-            return self.changed.wait_for(
-                lambda: (self.starved and not self.frames) or self.closed, timeout
-            )
+        with self.mutex:
+            self.waiting += 1
+            try:
+                return self.changed.wait_for(
+                    lambda: (self.starved and not self.frames) or self.closed, timeout
+                )
+            finally:
+                self.waiting -= 1
 
     def _leave(self, ident: int) -> None:
         count = self.busy[ident] - 1

@@ -6,23 +6,38 @@ asyncio versions rest on futures and tasks (sending, closing, pings, keepalive,
 the opening handshake). Everything else is generated into
 :mod:`wskit.threading.connection` from the asyncio client.
 
-Threads:
+Who reads (plain TCP and Unix sockets):
 
-- A reader thread per connection reads with ``recv_into`` into one preallocated
-  buffer, feeds the core, writes what the core answers (pongs, the close echo) and
-  dispatches events, so the connection stays alive while the application does not
-  call ``recv()``. When ``max_queue`` frames wait, it blocks until the application
-  reads: reading stops and TCP flow control slows the server down.
-- A keepalive thread pings every ``ping_interval`` and fails the connection with
-  1011 when no pong arrives within ``ping_timeout``.
-- The application's threads send. Sends are synchronous: ``send()`` returns once
-  ``sendall`` handed the bytes to the kernel, so nothing piles up in user space and
-  ``write_limit`` has nothing to bound (the socket's send buffer does that).
+- The application's thread. ``recv()`` with no message queued takes the read
+  token (see :mod:`wskit.threading.messages`), reads with ``recv_into``, feeds the
+  core, writes what the core answers (pongs, the close echo) and returns the
+  message. No other thread is woken on the way, which is what makes a blocking
+  client fast: a hand-off between threads costs more than the rest of a small
+  message's trip. ``close()`` reads the close echo and the end of the TCP
+  connection the same way, and the opening handshake reads the response.
+- The shared background thread (:mod:`wskit.threading.background`), when the
+  application has not read for a moment (``_HANDOVER_DELAY``): it watches the
+  socket and reads what arrives without blocking (``MSG_DONTWAIT``), so that
+  pings are answered, close frames echoed and messages queued while the
+  application does something else. When more than ``max_queue`` frames wait, it
+  stops reading and TCP flow control slows the server down. It hands reading
+  back as soon as an application thread wants to read.
+
+A TLS socket cannot be read without blocking from a thread that must never
+block, nor read while the hand-over above happens, so a TLS connection keeps a
+reader thread of its own that always reads and queues messages for ``recv()``.
+
+The background thread also runs every connection's keepalive pings and close
+timers: no connection has a thread of its own for them.
+
+The application's threads send. Sends are synchronous: ``send()`` returns once
+``sendall`` handed the bytes to the kernel, so nothing piles up in user space and
+``write_limit`` has nothing to bound (the socket's send buffer does that).
 
 Locks: ``protocol_mutex`` serializes every call into the core and the hand-off of
 its output to an ordered outbox; ``write_lock`` serializes socket writes, which
 drain the outbox in order. Frames of different threads therefore never
-interleave, and the reader thread never waits for a blocked writer: it writes
+interleave, and a reading thread never waits for a blocked writer: it writes
 only when the write lock is free, and otherwise leaves its bytes to the writer
 that holds it. A fragmented message holds a send slot for its whole length; other
 data frames wait for it, control frames do not.
@@ -32,7 +47,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import select
 import socket
 import ssl
 import threading
@@ -41,14 +58,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from wskit.core.events import BinaryData, Event, Pong, TextData
+from wskit.core.events import BinaryData, Pong, TextData
 from wskit.core.exceptions import ConcurrencyError, ConnectionClosed, InvalidMessage
 from wskit.core.frames import CloseCode
 from wskit.core.headers import HeadersLike
 from wskit.core.http11 import Request, Response
 from wskit.core.protocol import ClientProtocol, State
 
-from .messages import Assembler
+from .background import BACKGROUND, Handle
+from .messages import Assembler, DataFrame
 from .network import remaining
 
 __all__ = ["ConnectionIO"]
@@ -57,14 +75,51 @@ _BytesLike = (bytes, bytearray, memoryview)
 
 _Fragment = str | bytes | bytearray | memoryview
 
-# Size of the receive buffer; frames larger than this arrive in several reads.
+# Size of the receive buffer of each reading thread; frames larger than this
+# arrive in several reads.
 _READ_SIZE = 2**16
 # Chunks up to this total are joined and written with one system call.
 _JOIN_LIMIT = 2**14
+# Seconds without a read by the application before the background thread reads
+# for it. Reading goes back to the application at once when it wants to read.
+_HANDOVER_DELAY = 0.2
+# Reading without blocking, which the background thread must do.
+_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
+
+_local = threading.local()
+
+
+def _read_buffer() -> tuple[bytearray, memoryview]:
+    """The receive buffer of the calling thread.
+
+    One per thread rather than one per connection: a thousand idle connections
+    do not hold a thousand buffers. The core copies what it keeps before
+    ``receive_data`` returns, so the next read may reuse the buffer.
+    """
+    try:
+        return _local.buffer  # type: ignore[no-any-return]
+    except AttributeError:
+        buffer = bytearray(_READ_SIZE)
+        _local.buffer = buffer, memoryview(buffer)
+        return _local.buffer  # type: ignore[no-any-return]
+
+
+def _wait_readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether ``sock`` becomes readable within ``timeout`` seconds.
+
+    ``poll`` rather than ``select``: descriptors above 1023 are common with many
+    connections. Not ``settimeout``: that would also bound other threads' sends.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(math.ceil(timeout * 1000)))
+    readable, _, _ = select.select([sock], [], [], timeout)  # pragma: no cover
+    return bool(readable)  # pragma: no cover
 
 
 class ConnectionIO:
-    """The threading half of a client connection: socket, threads and locks.
+    """The threading half of a client connection: socket, reading and locks.
 
     Args:
         protocol: The sans-I/O connection.
@@ -127,8 +182,19 @@ class ConnectionIO:
         # Threads inside a critical section, by identifier: close() called from
         # a signal handler that interrupted one of them must not wait for it.
         self.busy: dict[int, int] = {}
+        #: The thread that reads when the application does not: the shared
+        #: background thread, or for TLS the connection's own reader thread.
         self.reader_thread: threading.Thread | None = None
-        self._close_timer: threading.Timer | None = None
+        # Whether application threads read the socket themselves (not TLS).
+        self._inline = False
+        # Reads by application threads, and the count the last idle check saw.
+        self._reads = 0
+        self._reads_seen = 0
+        # Scheduled calls in the background thread; all set under protocol_mutex.
+        self._close_timer: Handle | None = None
+        self._idle_check_handle: Handle | None = None
+        self._keepalive_handle: Handle | None = None
+        self._failure_handle: Handle | None = None
         self._lost = False
 
     # Hooks for the shape-level code.
@@ -137,19 +203,223 @@ class ConnectionIO:
         """Called with the handshake response."""
         self.response_rcvd.set()
 
-    # The socket and the reader thread.
+    # The socket.
 
     def connection_made(self, sock: socket.socket) -> None:
         """Take ownership of a connected socket.
 
-        The reader thread starts once the handshake request is written (or now,
-        for a connection that skips the handshake): an ``ssl.SSLSocket`` must
-        not be read and written by two threads at once while TLS 1.3 still
-        exchanges post-handshake messages, which made the opening hang.
+        A TLS connection's reader thread starts once the handshake request is
+        written (or now, for a connection that skips the handshake): an
+        ``ssl.SSLSocket`` must not be read and written by two threads at once
+        while TLS 1.3 still exchanges post-handshake messages, which made the
+        opening hang.
         """
         self.sock = sock
-        if self.protocol.state is not State.CONNECTING:
+        self._inline = _DONTWAIT is not None and not isinstance(sock, ssl.SSLSocket)
+        if self._inline:
+            self.recv_messages.read = self._read_inline
+            if self.protocol.state is not State.CONNECTING:
+                self._watch()
+        elif self.protocol.state is not State.CONNECTING:
             self._start_reader()
+
+    # Reading, in whichever thread holds the read token.
+
+    def _received(self, data: memoryview) -> list[DataFrame]:
+        """Feed bytes to the core, write its answer, and return the data frames."""
+        protocol = self.protocol
+        mutex = self.protocol_mutex
+        self._acquire(mutex)
+        try:
+            protocol.receive_data(data)
+            events = protocol.events_received()
+            output = protocol.data_to_send()
+            if output:
+                self.outgoing.extend(output)
+            arm = self._close_timer is None and protocol.close_expected()
+            if len(events) == 1 and type(events[0]) in (TextData, BinaryData):
+                frames: list[DataFrame] = events  # type: ignore[assignment]
+                response = None
+            else:
+                frames = []
+                response = None
+                for event in events:
+                    cls = type(event)
+                    if cls is TextData or cls is BinaryData:
+                        frames.append(event)  # type: ignore[arg-type]
+                    elif cls is Pong:
+                        self.process_pong(event.data)  # type: ignore[union-attr,arg-type]
+                    elif cls is Response:
+                        response = event
+                    # Ping: the core already queued the pong. Close: reported
+                    # through the core's state once the TCP connection is closed.
+        finally:
+            self._release(mutex)
+        if self.outgoing:
+            self.flush(blocking=False)
+        if arm:
+            self.arm_close_timer()
+        if response is not None:
+            self.process_response(response)  # type: ignore[arg-type]
+        return frames
+
+    def _read_inline(self, deadline: float | None) -> list[DataFrame]:
+        """Read once in an application thread that holds the read token.
+
+        Raises:
+            TimeoutError: ``deadline`` passed before anything arrived.
+        """
+        self._reads += 1
+        if self.protocol.failure_pending:
+            # The application read every message before a peer fault and wants
+            # more: the time to fail has come.
+            self._fail_pending_now()
+        sock = self.sock
+        assert sock is not None
+        if deadline is not None and not _wait_readable(
+            sock, max(deadline - time.monotonic(), 0.0)
+        ):
+            raise TimeoutError("timed out while waiting for a message")
+        buffer, view = _read_buffer()
+        try:
+            size = sock.recv_into(buffer)
+        except (OSError, ValueError) as exc:
+            self._read_failed(exc)
+            return []
+        if not size:
+            self._eof()
+            return []
+        frames = self._received(view[:size])
+        if self.protocol.failure_pending:
+            self._schedule_failure()
+        return frames
+
+    def _background_read(self) -> None:
+        """Read what arrived for an application that is not reading.
+
+        Runs in the background thread when the socket is readable; never blocks.
+        """
+        sock = self.sock
+        assert sock is not None
+        messages = self.recv_messages
+        if not messages.try_take():
+            # An application thread reads: leave the socket to it.
+            self._unwatch()
+            self._schedule_idle_check()
+            return
+        frames: list[DataFrame] = []
+        try:
+            buffer, view = _read_buffer()
+            try:
+                size = sock.recv_into(buffer, 0, _DONTWAIT)  # type: ignore[arg-type]
+            except (BlockingIOError, InterruptedError):
+                size = -1
+            except (OSError, ValueError) as exc:
+                self._read_failed(exc)
+                size = -1
+            if size == 0:
+                self._eof()
+            elif size > 0:
+                frames = self._received(view[:size])
+                if self.protocol.failure_pending:
+                    self._schedule_failure()
+        finally:
+            going_on = messages.give_back(frames)
+        if not going_on:
+            # Flow control: stop reading until the application catches up.
+            self._unwatch()
+            self._schedule_idle_check()
+
+    def _read_failed(self, exc: BaseException) -> None:
+        if self.connection_exc is None and not self._lost:
+            self.connection_exc = exc
+        self._eof()
+
+    def _eof(self) -> None:
+        """The server closed TCP, or reading failed: finish, then clean up."""
+        with self._locked():
+            protocol = self.protocol
+            events = []
+            if not self._lost:
+                # RFC 6455 section 7.1.1: once the server closed TCP, the client
+                # may close its side; the core half-closes ours.
+                if not protocol.eof_rcvd:
+                    protocol.receive_eof()
+                events = protocol.events_received()
+                self._queue_output()
+        self.flush(blocking=False)
+        for event in events:
+            if type(event) is Response:
+                self.process_response(event)
+        self._connection_lost()
+
+    # Handing reading over between the application and the background thread.
+
+    def _watch(self) -> None:
+        """Let the background thread read whatever arrives."""
+        with self._locked():
+            if not self._lost and self.sock is not None:
+                BACKGROUND.watch(self.sock, self._background_read)
+                self.reader_thread = BACKGROUND.thread
+
+    def _unwatch(self) -> None:
+        if self.sock is not None:
+            BACKGROUND.unwatch(self.sock)
+
+    def _schedule_idle_check(self) -> None:
+        with self._locked():
+            if not self._lost and self._idle_check_handle is None:
+                self._idle_check_handle = BACKGROUND.call_later(
+                    _HANDOVER_DELAY, self._idle_check
+                )
+                self.reader_thread = BACKGROUND.thread
+
+    def _idle_check(self) -> None:
+        # In the background thread: read for the application once it has not
+        # read for a while, unless flow control holds reading back.
+        messages = self.recv_messages
+        with self._locked():
+            self._idle_check_handle = None
+            if self._lost:
+                return
+            busy = (
+                messages.reading or messages.paused or self._reads != self._reads_seen
+            )
+            self._reads_seen = self._reads
+            if busy:
+                self._idle_check_handle = BACKGROUND.call_later(
+                    _HANDOVER_DELAY, self._idle_check
+                )
+            else:
+                assert self.sock is not None
+                BACKGROUND.watch(self.sock, self._background_read)
+
+    # Peer faults held back until the application read the messages before them.
+
+    def _schedule_failure(self) -> None:
+        # Fail anyway after close_timeout if the application stops reading.
+        if self.close_timeout is None:
+            return
+        with self._locked():
+            if not self._lost and self._failure_handle is None:
+                self._failure_handle = BACKGROUND.call_later(
+                    self.close_timeout, self._fail_pending_now
+                )
+
+    def _fail_pending_now(self) -> None:
+        with self._locked():
+            handle, self._failure_handle = self._failure_handle, None
+            failed = self.protocol.fail_pending()
+            self._queue_output()
+            arm = self._close_timer is None and self.protocol.close_expected()
+        if handle is not None:
+            handle.cancel()
+        if failed:
+            self.flush(blocking=False)
+        if arm:
+            self.arm_close_timer()
+
+    # The reader thread of a TLS connection.
 
     def _start_reader(self) -> None:
         self.reader_thread = threading.Thread(
@@ -161,8 +431,8 @@ class ConnectionIO:
         sock = self.sock
         assert sock is not None
         protocol = self.protocol
-        buffer = bytearray(_READ_SIZE)
-        view = memoryview(buffer)
+        put = self.recv_messages.put
+        buffer, view = _read_buffer()
         try:
             while True:
                 try:
@@ -173,28 +443,12 @@ class ConnectionIO:
                     break
                 if not size:
                     break
-                with self._locked():
-                    protocol.receive_data(view[:size])
-                    events = protocol.events_received()
-                    self._queue_output()
-                    arm = self._close_timer is None and protocol.close_expected()
-                self.flush(blocking=False)
-                if arm:
-                    self.arm_close_timer()
-                self._dispatch(events)
+                for frame in self._received(view[:size]):
+                    put(frame)
                 if protocol.failure_pending:
                     self._fail_pending()
-            with self._locked():
-                # RFC 6455 section 7.1.1: once the server closed TCP, the client
-                # may close its side; the core half-closes ours.
-                if not protocol.eof_rcvd:
-                    protocol.receive_eof()
-                events = protocol.events_received()
-                self._queue_output()
-            self.flush(blocking=False)
-            self._dispatch(events)
         finally:
-            self._connection_lost()
+            self._eof()
 
     def _fail_pending(self) -> None:
         """Fail for a peer fault held back until the application read the messages
@@ -202,31 +456,14 @@ class ConnectionIO:
         self.recv_messages.wait_drained(self.close_timeout)
         # Give the application's answer to the last message a chance to go out
         # first: it is written as soon as recv() returned it.
-        with self._locked():
-            failed = self.protocol.fail_pending()
-            self._queue_output()
-            arm = self._close_timer is None and self.protocol.close_expected()
-        if failed:
-            self.flush(blocking=False)
-        if arm:
-            self.arm_close_timer()
+        self._fail_pending_now()
 
-    def _dispatch(self, events: list[Event]) -> None:
-        put = self.recv_messages.put
-        for event in events:
-            cls = type(event)
-            if cls is TextData or cls is BinaryData:
-                put(event)  # type: ignore[arg-type]
-            elif cls is Pong:
-                with self._locked():
-                    self.process_pong(event.data)  # type: ignore[union-attr,arg-type]
-            elif cls is Response:
-                self.process_response(event)  # type: ignore[arg-type]
-            # Ping: the core already queued the pong. Close: reported through
-            # the core's state once the TCP connection is closed.
+    # The end.
 
     def _connection_lost(self) -> None:
         with self._locked():
+            if self._lost:
+                return
             self._lost = True
             protocol = self.protocol
             if not protocol.eof_rcvd:
@@ -234,10 +471,22 @@ class ConnectionIO:
                 protocol.events_received()
             protocol.data_to_send()
             self.outgoing.clear()
-            timer, self._close_timer = self._close_timer, None
+            handles = [
+                self._close_timer,
+                self._idle_check_handle,
+                self._keepalive_handle,
+                self._failure_handle,
+            ]
+            self._close_timer = self._idle_check_handle = None
+            self._keepalive_handle = self._failure_handle = None
+            if self._inline:
+                # Before closing: the background thread must not watch a closed
+                # descriptor, which the next socket may reuse.
+                self._unwatch()
             self.send_done.notify_all()
-        if timer is not None:
-            timer.cancel()
+        for handle in handles:
+            if handle is not None:
+                handle.cancel()
         sock = self.sock
         if sock is not None:
             # Shutting down wakes a writer blocked in sendall; closing waits
@@ -263,8 +512,8 @@ class ConnectionIO:
         """Write the outbox to the socket, in order.
 
         Args:
-            blocking: Wait for the write lock. The reader thread passes
-                ``False``: whoever holds the lock writes its bytes too.
+            blocking: Wait for the write lock. Reading threads pass ``False``:
+                whoever holds the lock writes their bytes too.
         """
         outgoing = self.outgoing
         while outgoing:
@@ -284,6 +533,9 @@ class ConnectionIO:
             return
         try:
             while outgoing:
+                if len(outgoing) == 1 and outgoing[0]:
+                    sock.sendall(outgoing.popleft())
+                    continue
                 chunks: list[bytes] = []
                 total = 0
                 while outgoing and outgoing[0] and total < _JOIN_LIMIT:
@@ -314,11 +566,14 @@ class ConnectionIO:
             sock.shutdown(socket.SHUT_WR)
 
     def abort(self) -> None:
-        """Drop the TCP connection at once; the reader thread then cleans up."""
+        """Drop the TCP connection at once; the reading thread then cleans up."""
         sock = self.sock
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+            if self._inline:
+                # Nobody may be reading: let the background thread see the end.
+                self._watch()
 
     # Locks that a signal handler may interrupt.
 
@@ -374,10 +629,9 @@ class ConnectionIO:
         with self._locked():
             if self._close_timer is not None or self._lost:
                 return
-            timer = threading.Timer(self.close_timeout, self._close_timeout_expired)
-            timer.daemon = True
-            self._close_timer = timer
-        timer.start()
+            self._close_timer = BACKGROUND.call_later(
+                self.close_timeout, self._close_timeout_expired
+            )
 
     def _close_timeout_expired(self) -> None:
         if self.connection_exc is None:
@@ -387,7 +641,10 @@ class ConnectionIO:
         self.abort()
 
     def wait_connection_lost(self) -> None:
-        """Wait until the TCP connection is closed."""
+        """Wait until the TCP connection is closed, reading until then unless
+        another thread reads."""
+        if self._inline and not self.connection_lost_waiter.is_set():
+            self.recv_messages.read_until_closed()
         self.connection_lost_waiter.wait()
 
     def close_exc(self) -> ConnectionClosed:
@@ -453,20 +710,17 @@ class ConnectionIO:
             TypeError: ``message`` has an unsupported type, or fragments mix
                 ``str`` and bytes.
         """
-        protocol = self.protocol
-        action: Callable[[], None]
+        payload: str | bytes | bytearray | memoryview
         if isinstance(message, str):
             if text is False:
-                encoded = message.encode()
-                action = lambda: protocol.send_binary(encoded)  # noqa: E731
+                payload, as_text = message.encode(), False
             else:
-                action = lambda: protocol.send_text(message)  # noqa: E731
+                payload, as_text = message, True
         elif isinstance(message, _BytesLike):
             if text:
-                data = bytes(message)
-                action = lambda: protocol.send_text(data)  # noqa: E731
+                payload, as_text = bytes(message), True
             else:
-                action = lambda: protocol.send_binary(message)  # noqa: E731
+                payload, as_text = message, False
         elif isinstance(message, Mapping):
             raise TypeError(
                 "cannot send a dict-like object; to send its keys as fragments, "
@@ -480,14 +734,21 @@ class ConnectionIO:
                 "message must be str, bytes-like, or an iterable of them, "
                 f"not {type(message).__name__}"
             )
-        closed = False
-        with self._locked():
-            self._wait_send_slot()
-            if protocol.state is State.OPEN:
-                action()
-                self._queue_output()
-            else:
-                closed = True
+        protocol = self.protocol
+        mutex = self.protocol_mutex
+        self._acquire(mutex)
+        try:
+            if self.send_in_progress is not None:
+                self._wait_send_slot()
+            closed = protocol.state is not State.OPEN
+            if not closed:
+                if as_text:
+                    protocol.send_text(payload)  # type: ignore[arg-type]
+                else:
+                    protocol.send_binary(payload)  # type: ignore[arg-type]
+                self.outgoing.extend(protocol.data_to_send())
+        finally:
+            self._release(mutex)
         if closed:
             self._raise_closed()
         self.flush()
@@ -640,15 +901,6 @@ class ConnectionIO:
             ConcurrencyError: A ping with the same payload still awaits its pong.
             TypeError: ``data`` is not ``str`` or bytes-like.
         """
-        pong_received = self._queue_ping(data)
-        self.flush()
-        return pong_received
-
-    def _queue_ping(
-        self, data: str | bytes | bytearray | memoryview | None
-    ) -> threading.Event:
-        # ping() without the write: keepalive must not wait for the write lock,
-        # which a send() blocked on a server that stopped reading holds.
         if isinstance(data, str):
             payload: bytes | None = data.encode()
         elif isinstance(data, _BytesLike):
@@ -659,22 +911,33 @@ class ConnectionIO:
             raise TypeError(
                 f"ping data must be str or bytes-like, not {type(data).__name__}"
             )
-        pong_received = threading.Event()
         with self._locked():
-            closed = self.protocol.state is not State.OPEN
-            if not closed:
-                if payload is not None and payload in self.pending_pings:
-                    raise ConcurrencyError(
-                        "already waiting for a pong with the same data; pass other "
-                        "data or None to let the connection pick a unique payload"
-                    )
-                while payload is None or payload in self.pending_pings:
-                    payload = os.urandom(4)
-                self.pending_pings[payload] = (pong_received, time.monotonic())
-                self.protocol.send_ping(payload)
-                self._queue_output()
-        if closed:
+            if payload is not None and payload in self.pending_pings:
+                raise ConcurrencyError(
+                    "already waiting for a pong with the same data; pass other "
+                    "data or None to let the connection pick a unique payload"
+                )
+            pong_received = self._queue_ping(payload)
+        if pong_received is None:
             self._raise_closed()
+        self.flush()
+        if self._inline:
+            # Someone must read the pong: the background thread, at once,
+            # unless an application thread reads.
+            self._watch()
+        assert pong_received is not None
+        return pong_received
+
+    def _queue_ping(self, payload: bytes | None) -> threading.Event | None:
+        # The caller holds protocol_mutex. None: the connection is not open.
+        if self.protocol.state is not State.OPEN:
+            return None
+        while payload is None or payload in self.pending_pings:
+            payload = os.urandom(4)
+        pong_received = threading.Event()
+        self.pending_pings[payload] = (pong_received, time.monotonic())
+        self.protocol.send_ping(payload)
+        self._queue_output()
         return pong_received
 
     def pong(self, data: str | bytes | bytearray | memoryview = b"") -> None:
@@ -731,52 +994,86 @@ class ConnectionIO:
         for pong_received, _ in pending.values():
             pong_received.set()
 
-    # Keepalive.
+    # Keepalive, in the background thread.
 
     def start_keepalive(self) -> None:
-        """Start the keepalive thread, if ``ping_interval`` is set."""
+        """Schedule keepalive pings, if ``ping_interval`` is set.
+
+        The shared background thread sends them (``keepalive_task`` is that
+        thread): every ``ping_interval`` seconds a ping, and without a pong
+        within ``ping_timeout`` the connection fails with 1011.
+        """
         if self.ping_interval is not None and self.keepalive_task is None:
-            self.keepalive_task = threading.Thread(
-                target=self.keepalive, name=f"wskit-keepalive-{id(self):x}", daemon=True
-            )
-            self.keepalive_task.start()
+            self._schedule_keepalive(self.ping_interval, self._keepalive_ping)
+            self.keepalive_task = BACKGROUND.thread
 
     def keepalive(self) -> None:
-        """Ping every ``ping_interval``; fail with 1011 without a pong in time."""
+        """Start the keepalive pings now; see :meth:`start_keepalive`."""
+        if self.ping_interval is not None:
+            self._schedule_keepalive(0.0, self._keepalive_ping)
+            self.keepalive_task = BACKGROUND.thread
+
+    def _schedule_keepalive(self, delay: float, callback: Callable[[], None]) -> None:
+        with self._locked():
+            if self._lost:
+                return
+            if self._keepalive_handle is not None:
+                self._keepalive_handle.cancel()
+            self._keepalive_handle = BACKGROUND.call_later(delay, callback)
+
+    def _keepalive_ping(self) -> None:
         assert self.ping_interval is not None
-        latency = 0.0
-        lost = self.connection_lost_waiter
-        while True:
+        with self._locked():
+            self._keepalive_handle = None
+            pong_received = None if self._lost else self._queue_ping(None)
+        if pong_received is None:
+            return
+        sent_at = time.monotonic()
+        # Whoever holds the write lock writes the ping with its own bytes: a
+        # send() blocked on a server that stopped reading must not stop this
+        # thread, which serves every connection.
+        self.flush(blocking=False)
+        if self.ping_timeout is None:
+            self._schedule_keepalive(self.ping_interval, self._keepalive_ping)
+            return
+        self._schedule_keepalive(
+            min(self.ping_interval, self.ping_timeout),
+            lambda: self._keepalive_check(pong_received, sent_at),
+        )
+
+    def _keepalive_check(self, pong_received: threading.Event, sent_at: float) -> None:
+        assert self.ping_interval is not None
+        assert self.ping_timeout is not None
+        with self._locked():
+            self._keepalive_handle = None
+            if self._lost:
+                return
+        now = time.monotonic()
+        if pong_received.is_set():
             # When the pong took a while, ping again sooner, so the period
             # stays close to ping_interval.
-            if lost.wait(max(self.ping_interval - latency, 0.0)):
-                return
-            try:
-                pong_received = self._queue_ping(None)
-            except ConnectionClosed:
-                return
-            # Whoever holds the write lock writes the ping with its own bytes.
-            self.flush(blocking=False)
-            if self.ping_timeout is None:
-                continue
-            if pong_received.wait(self.ping_timeout):
-                latency = self.latency
-                continue
-            if lost.is_set():
-                return
-            if self.debug:
-                self.logger.debug("! timed out waiting for keepalive pong")
-            with self._locked():
-                if self.protocol.state is State.OPEN:
-                    self.protocol.fail(
-                        CloseCode.INTERNAL_ERROR, "keepalive ping timeout"
-                    )
-                    self._queue_output()
-                if self.connection_exc is None:
-                    self.connection_exc = TimeoutError("keepalive ping timeout")
-            self.flush(blocking=False)
-            self.arm_close_timer()
+            delay = sent_at + self.ping_interval - now
+            if delay > 0:
+                self._schedule_keepalive(delay, self._keepalive_ping)
+            else:
+                self._keepalive_ping()
             return
+        if now < sent_at + self.ping_timeout:
+            self._schedule_keepalive(
+                sent_at + self.ping_timeout - now,
+                lambda: self._keepalive_check(pong_received, sent_at),
+            )
+            return
+        if self.debug:
+            self.logger.debug("! timed out waiting for keepalive pong")
+        with self._locked():
+            if self.protocol.state is State.OPEN:
+                self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                self._queue_output()
+            if self.connection_exc is None:
+                self.connection_exc = TimeoutError("keepalive ping timeout")
+        self.flush(blocking=False)
+        self.arm_close_timer()
 
     # Opening handshake.
 
@@ -805,9 +1102,12 @@ class ConnectionIO:
             protocol.send_request(request)
             self._queue_output()
         self.flush()
-        self._start_reader()
-        if not self.response_rcvd.wait(remaining()):
-            raise TimeoutError("timed out during opening handshake")
+        if self._inline:
+            self._read_response()
+        else:
+            self._start_reader()
+            if not self.response_rcvd.wait(remaining()):
+                raise TimeoutError("timed out during opening handshake")
         self.response = protocol.response
         exc = protocol.handshake_exc
         if exc is None and protocol.response is None:
@@ -817,3 +1117,38 @@ class ConnectionIO:
             exc.__cause__ = EOFError("connection closed before the response")
         if exc is not None:
             raise exc
+        if self._inline:
+            # The application is about to read; if it does not, the background
+            # thread will.
+            self._schedule_idle_check()
+
+    def _read_response(self) -> None:
+        # Nobody else reads yet and nobody sends: a socket timeout bounds each
+        # read without disturbing another thread.
+        sock = self.sock
+        assert sock is not None
+        protocol = self.protocol
+        buffer, view = _read_buffer()
+        try:
+            while not self.response_rcvd.is_set() and protocol.handshake_exc is None:
+                sock.settimeout(remaining())
+                try:
+                    size = sock.recv_into(buffer)
+                except TimeoutError:
+                    raise TimeoutError("timed out during opening handshake") from None
+                except (OSError, ValueError) as exc:
+                    self._read_failed(exc)
+                    return
+                if not size:
+                    self._eof()
+                    return
+                frames = self._received(view[:size])
+                if frames:
+                    # Messages sent right after the response.
+                    self.recv_messages.give_back(frames)
+                if protocol.failure_pending:
+                    self._schedule_failure()
+        finally:
+            if not self._lost:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(None)
