@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import re
 import socket
+import ssl
 import struct
 import threading
 import zlib
@@ -33,7 +34,7 @@ from typing import Any
 
 from wskit.core import exceptions as E
 
-from .servers import GUID, TIMEOUT, Peer, raw_server
+from .servers import GUID, TIMEOUT, Peer
 from .threaded import hosted
 
 __all__ = [
@@ -160,6 +161,8 @@ class FaultConnection:
         self.reader = reader
         self.writer = writer
         self._buffer = b""
+        #: The code of the client's close frame once received (maybe ``b""``).
+        self.closing: bytes | None = None
 
     async def read_request(self) -> dict[str, str]:
         """Read the handshake request; return its headers, names in lower case."""
@@ -213,7 +216,7 @@ class FaultConnection:
         while True:
             if self._parse_one():
                 continue
-            if self.peer.frames and self.peer.frames[-1][0] == 0x8:
+            if self.closing:
                 return
             chunk = await asyncio.wait_for(self.reader.read(65536), 2 * TIMEOUT)
             if not chunk:
@@ -251,6 +254,7 @@ class FaultConnection:
         self.peer.frames.append((data[0] & 0x0F, payload))
         self.peer.masks.append(mask)
         if data[0] & 0x0F == 0x8:
+            self.closing = payload[:2]
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
             self.peer.close_codes.append(code)
         return True
@@ -259,9 +263,8 @@ class FaultConnection:
         """End as a server should: read until the client's close frame, answer
         it with the same code, then close TCP."""
         await self.read_frames()
-        if self.peer.frames and self.peer.frames[-1][0] == 0x8:
-            payload = self.peer.frames[-1][1][:2]
-            self.write(frame(0x8, payload))
+        if self.closing is not None:
+            self.write(frame(0x8, self.closing))
             await self.drain()
 
     def reset(self) -> None:
@@ -303,26 +306,61 @@ Script = Callable[[FaultConnection], Awaitable[None]]
 
 
 @asynccontextmanager
-async def _serve(script: Script) -> AsyncIterator[FaultPeer]:
-    peer = FaultPeer("127.0.0.1", 0)
+async def _serve(
+    script: Script, ssl_context: ssl.SSLContext | None
+) -> AsyncIterator[FaultPeer]:
+    peer = FaultPeer("127.0.0.1", 0, "ws" if ssl_context is None else "wss")
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
 
-    async def handle(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await script(FaultConnection(peer, reader, writer))
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # the client went away: that is its business
         finally:
+            writer.close()
             peer.done.set()
 
-    async with raw_server(handle) as running:
-        peer.port = running.port
+    def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Registered at once, not when the task first runs: a client that
+        # connects and fails while the server stops still gets closed.
+        peer.connections += 1
+        writers.append(writer)
+        tasks.add(loop.create_task(run(reader, writer)))
+
+    server = await asyncio.start_server(accepted, "127.0.0.1", 0, ssl=ssl_context)
+    peer.port = server.sockets[0].getsockname()[1]
+    try:
         yield peer
+    finally:
+        # A client that connected and gave up at once may still wait in the
+        # accept queue: let the loop accept it, so that it is closed below
+        # rather than leaked by a half-done accept when the loop stops.
+        for _ in range(10):
+            await asyncio.sleep(0)
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in writers:
+            writer.close()  # a task cancelled before it ran did not
+        await server.wait_closed()
+        await asyncio.sleep(0)  # let the transports close their sockets
 
 
 @contextmanager
-def fault_server(script: Script) -> Iterator[FaultPeer]:
-    """Run ``script`` for each connection, in a server on its own thread."""
-    with hosted(lambda: _serve(script)) as peer:
+def fault_server(
+    script: Script, *, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[FaultPeer]:
+    """Run ``script`` for each connection, in a server on its own thread.
+
+    Args:
+        script: What the server does with each connection.
+        ssl_context: Serve TLS with this context.
+    """
+    with hosted(lambda: _serve(script, ssl_context)) as peer:
         yield peer
 
 

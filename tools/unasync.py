@@ -69,6 +69,7 @@ FILES: dict[Path, Path] = {
             "test_connection.py",
             "test_faults.py",
             "test_network.py",
+            "test_security.py",
         )
     },
 }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -156,7 +157,18 @@ def test_parse_uri_errors(uri: str, message: str) -> None:
     with pytest.raises(InvalidURI, match=message) as exc_info:
         parse_uri(uri)
     assert exc_info.value.uri == uri
-    assert str(exc_info.value).startswith(f"{uri!r} isn't a valid WebSocket URI: ")
+    # The message shows the URI as given, except a password.
+    shown = re.sub(r"^(ws://[^:@/]*):[^@/]*@", r"\1:***@", uri)
+    assert str(exc_info.value).startswith(f"{shown!r} isn't a valid WebSocket URI: ")
+
+
+def test_invalid_uri_hides_the_password() -> None:
+    with pytest.raises(InvalidURI) as exc_info:
+        parse_uri("wss://alice:s3cret@example.com:99999/")
+    assert exc_info.value.uri == "wss://alice:s3cret@example.com:99999/"
+    assert "s3cret" not in str(exc_info.value)
+    assert "s3cret" not in repr(exc_info.value)
+    assert "'wss://alice:***@example.com:99999/'" in str(exc_info.value)
 
 
 def test_parse_uri_rejects_non_str() -> None:

@@ -181,8 +181,13 @@ async def open_connection(
     """
     loop = asyncio.get_running_loop()
     if uri.secure:
-        if kwargs.get("ssl", True) is None:
-            raise ValueError("ssl=None is incompatible with a wss:// URI")
+        if kwargs.get("ssl", True) is None or kwargs.get("ssl") is False:
+            # Either would connect in plain text to a server the URI says is
+            # reached over TLS.
+            raise ValueError(
+                f"ssl={kwargs['ssl']} is incompatible with a wss:// URI; "
+                "use ws:// for an unencrypted connection"
+            )
         if kwargs.get("ssl") in (None, True):
             kwargs["ssl"] = ssl_module.create_default_context()
         kwargs.setdefault("server_hostname", uri.host)

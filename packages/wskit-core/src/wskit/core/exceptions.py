@@ -37,6 +37,7 @@ them where the application is waiting. Caller faults raise at once.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ __all__ = [
     "UnsafeHeader",
     "WebSocketException",
 ]
+
+
+# The password of user information in a URI: scheme://user:password@host.
+_PASSWORD = re.compile(r"^([^:/?#]*://[^:@/?#]*):[^@/?#]*@")
 
 
 class WebSocketException(Exception):
@@ -142,7 +147,9 @@ class InvalidURI(WebSocketException):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"{self.uri!r} isn't a valid WebSocket URI: {self.msg}"
+        # Messages end up in logs: never show a password given in the URI.
+        uri = _PASSWORD.sub(r"\1:***@", self.uri)
+        return f"{uri!r} isn't a valid WebSocket URI: {self.msg}"
 
 
 class UnsafeHeader(WebSocketException, ValueError):

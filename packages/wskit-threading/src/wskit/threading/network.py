@@ -190,8 +190,12 @@ def _socks5_tunnel(reader: _HandshakeReader, proxy: Proxy, uri: WebSocketURI) ->
 
 def _tls_defaults(kwargs: dict[str, Any], secure: bool, host: str, what: str) -> None:
     if secure:
-        if kwargs.get("ssl", True) is None:
-            raise ValueError(f"{what}ssl=None is incompatible with a TLS endpoint")
+        if kwargs.get("ssl", True) is None or kwargs.get("ssl") is False:
+            # Either would connect in plain text where the URI asks for TLS.
+            raise ValueError(
+                f"{what}ssl={kwargs['ssl']} is incompatible with a TLS endpoint; "
+                "use ws:// for an unencrypted connection"
+            )
         if kwargs.get("ssl") in (None, True):
             kwargs["ssl"] = ssl_module.create_default_context()
         kwargs.setdefault("server_hostname", host)
