@@ -302,6 +302,7 @@ class FloodResult:
     bytes_received: int = 0
     errors: list[str] = field(default_factory=list)
     closure: Closure | None = None
+    close_seconds: float = 0.0
 
 
 def _flood_check(result: FloodResult, data: str | bytes) -> None:
@@ -332,7 +333,9 @@ async def flood_asyncio(
             while time.monotonic() < stop:
                 _flood_check(result, await websocket.recv())
                 await asyncio.sleep(delay)
+            closing = time.monotonic()
             await websocket.close()
+            result.close_seconds = time.monotonic() - closing
             # Messages queued before the close may still come first.
             try:
                 for _ in range(10_000):
@@ -353,7 +356,9 @@ def flood_threading(uri: str, seconds: float, delay: float) -> FloodResult:
             while time.monotonic() < stop:
                 _flood_check(result, websocket.recv())
                 time.sleep(delay)
+            closing = time.monotonic()
             websocket.close()
+            result.close_seconds = time.monotonic() - closing
             try:
                 for _ in range(10_000):
                     websocket.recv()

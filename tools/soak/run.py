@@ -313,7 +313,8 @@ def run(options: Options) -> dict[str, Any]:
             # the flood in the socket, and a client that keeps its queue bounded
             # may give up after close_timeout. Not a loss; worth knowing.
             warnings.append(
-                f"flood {flood.backend}: close() ended without a closing handshake"
+                f"flood {flood.backend}: close() ended without a closing handshake "
+                f"after {flood.close_seconds:.1f} s"
             )
     failures.extend(leaked)
     if "error" in server_stats:
@@ -356,6 +357,7 @@ def run(options: Options) -> dict[str, Any]:
                 "received": flood.received,
                 "mib_received": round(flood.bytes_received / MIB, 1),
                 "closure": None if flood.closure is None else asdict(flood.closure),
+                "close_seconds": round(flood.close_seconds, 2),
                 "errors": flood.errors,
             }
             for flood in floods
