@@ -105,3 +105,28 @@ def conformance(session: nox.Session) -> None:
     _install_group(session, "conformance")
     session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
     session.run("python", "-m", "conformance", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Soak test: reconnecting clients of every backend against a faulty server.
+
+    Not in the default run. Arguments after ``--`` go to ``python -m tools.soak``
+    (``--clients 30 --minutes 5 --seed 1``); see docs/reliability.rst.
+    """
+    _install_group(session, "soak")
+    session.install(*EDITABLE, env={"WSKIT_REQUIRE_EXTENSIONS": "1"})
+    session.run("python", "-m", "tools.soak", *session.posargs)
+
+
+# atheris has wheels for CPython 3.11 to 3.13 only.
+@nox.session(python="3.11")
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the frame and HTTP response parsers with atheris.
+
+    Not in the default run. ``-- --runs N`` sets the inputs per target (default
+    20000, under a minute); see docs/reliability.rst.
+    """
+    _install_group(session, "fuzz")
+    session.install("-e", "packages/wskit-core")
+    session.run("python", "packages/wskit-core/tests/fuzz_run.py", *session.posargs)
