@@ -106,9 +106,13 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     Returns:
         The proxy URL, or ``None`` to connect directly.
     """
+    # Reading the environment costs about as much as opening a local connection:
+    # read it once, and look at no_proxy only when some proxy is configured.
+    proxies = urllib.request.getproxies()
+    if not proxies:
+        return None
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
         return None
-    proxies = urllib.request.getproxies()
     schemes = (
         ["wss", "socks", "https"] if uri.secure else ["ws", "socks", "https", "http"]
     )
