@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +31,15 @@ from pathlib import Path
 from tools.bench import ROOT
 from tools.bench.chart import write_chart
 from tools.bench.clients import CLIENTS, ClientSpec, by_name
-from tools.bench.report import Results, Sample, format_value, markdown, rst, to_json
+from tools.bench.report import (
+    BUSY_LOAD,
+    Results,
+    Sample,
+    format_value,
+    markdown,
+    rst,
+    to_json,
+)
 from tools.bench.scenarios import Scenario, select
 from tools.bench.server import ServerProcess, raise_fd_limit
 from tools.bench.worker import Worker, WorkerError
@@ -110,6 +119,7 @@ def run(
             order = [*clients[shift:], *clients[:shift]]
             for scenario in scenarios:
                 parts: list[str] = []
+                scenario_started = time.perf_counter()
                 for client in order:
                     if not results.applicable(scenario, client):
                         continue
@@ -142,7 +152,8 @@ def run(
                 if not parts:
                     continue
                 _progress(
-                    f"[round {round_ + 1}/{settings.rounds}] {scenario.id} "
+                    f"[round {round_ + 1}/{settings.rounds}, "
+                    f"{time.perf_counter() - scenario_started:.1f} s] {scenario.id} "
                     f"({scenario.unit}): " + ", ".join(parts)
                 )
     return results
@@ -293,10 +304,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
 
+    load = os.getloadavg()[0]
+    if load >= BUSY_LOAD:
+        _progress(
+            f"warning: load average {load:.2f}: other processes are running and "
+            "will lower and scatter the results"
+        )
     started = time.perf_counter()
     results = run(scenarios, clients, settings)
     elapsed = time.perf_counter() - started
     results.settings["elapsed"] = round(elapsed, 1)
+    results.settings["load_average_end"] = round(os.getloadavg()[0], 2)
 
     table = markdown(results)
     print(table)

@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 SCHEMA = "wskit-bench/1"
+# A one-minute load average above this when the run starts is reported: some
+# other process competes with the benchmark for the CPUs.
+BUSY_LOAD = 1.0
 NOT_APPLICABLE = "n/a"
 FAILED = "FAILED"
 
@@ -228,6 +231,18 @@ def _rss_note(results: Results) -> str:
     )
 
 
+def _load_note(results: Results) -> str:
+    load = results.environment.get("load_average")
+    if not load or load[0] < BUSY_LOAD:
+        return ""
+    return (
+        f"\n\n**The machine was busy** (load average {load[0]:.2f} at the start, "
+        f"{results.settings.get('load_average_end', '?')} at the end): other "
+        "processes took CPU time from the clients and the server, so the rates are "
+        "low and noisy; the CPU time per message suffers less."
+    )
+
+
 def markdown(results: Results) -> str:
     """The report: one row per scenario, one column per client.
 
@@ -248,7 +263,8 @@ def markdown(results: Results) -> str:
             else ""
         )
         + "then CPU time of the client process per message."
-        + _rss_note(results),
+        + _rss_note(results)
+        + _load_note(results),
         "",
     ]
     header = ["scenario", *(client.label for client in results.clients)]
@@ -289,7 +305,8 @@ def rst(results: Results) -> str:
         "echo server in another process"
         + (f"; in parentheses, the ratio to {baseline}" if baseline else "")
         + " (higher is better, except for RSS)."
-        + _rss_note(results),
+        + _rss_note(results)
+        + _load_note(results),
         "",
         ".. list-table::",
         "   :header-rows: 1",
@@ -321,6 +338,8 @@ def environment() -> dict[str, Any]:
         "cpu_model": cpu_model,
         "cpu_count": os.cpu_count(),
         "versions": {name: version(name) for name in [*distributions, "uvloop"]},
+        # Anything else running on the machine shows here, and in the numbers.
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
 
 

@@ -224,14 +224,10 @@ def _text(rng: random.Random, size: int) -> str:
     what the compressed scenarios are about; repeated bytes would compress to
     nothing and random bytes not at all.
     """
-    parts: list[str] = []
-    length = 0
-    while length < size:
-        word = rng.choice(_WORDS)
-        piece = f'"{word}":{rng.randrange(100000)},'
-        parts.append(piece)
-        length += len(piece)
-    return "".join(parts)[:size]
+    count = size // 10 + 1  # a piece is at least 10 characters long
+    words = rng.choices(_WORDS, k=count)
+    numbers = rng.choices(range(100000), k=count)
+    return "".join(f'"{w}":{n},' for w, n in zip(words, numbers, strict=True))[:size]
 
 
 def _binary(rng: random.Random, size: int) -> bytes:
@@ -254,12 +250,16 @@ def payloads(size: int, text: bool) -> Sequence[Message]:
     if key not in _cache:
         rng = random.Random(f"wskit-bench-{size}-{text}")
         variants: list[Message] = []
-        for index in range(PAYLOAD_VARIANTS):
-            # The first character differs between variants whatever the body.
-            tag = f"{index:x}"
-            if text:
-                variants.append(tag + _text(rng, size)[len(tag) :])
-            else:
-                variants.append(tag.encode() + _binary(rng, size)[len(tag) :])
+        # Each variant is the body rotated, tagged with its index in the first
+        # character: distinct, and as compressible as the body.
+        cuts = [index * size // PAYLOAD_VARIANTS for index in range(PAYLOAD_VARIANTS)]
+        if text:
+            body = _text(rng, size)
+            for index, cut in enumerate(cuts):
+                variants.append(f"{index:x}" + (body[cut:] + body[:cut])[1:])
+        else:
+            data = _binary(rng, size)
+            for index, cut in enumerate(cuts):
+                variants.append(f"{index:x}".encode() + (data[cut:] + data[:cut])[1:])
         _cache[key] = tuple(variants)
     return _cache[key]

@@ -232,6 +232,15 @@ def test_markdown_table_shows_values_ratios_failures_and_gaps() -> None:
     assert "Test CPU (2 CPUs)" in table
 
 
+def test_a_busy_machine_is_said_in_both_tables() -> None:
+    results = _results()
+    assert "busy" not in markdown(results)
+    results.environment = {**ENV, "load_average": [3.5, 2.0, 1.0]}
+    results.settings["load_average_end"] = 3.1
+    for text in (markdown(results), rst(results)):
+        assert "**The machine was busy** (load average 3.50 at the start, 3.1" in text
+
+
 def test_rst_table_lists_every_client_with_ratios() -> None:
     text = rst(_results())
     assert ".. list-table::" in text
