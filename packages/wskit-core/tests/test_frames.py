@@ -358,14 +358,38 @@ def test_key_pool_dropped_after_fork() -> None:
     from wskit.core import frames
 
     serialize_frame(Opcode.BINARY, b"")
-    remaining = frames._keys[frames._keys_pos :]
+    remaining = list(frames._keys)
     frames._drop_keys()
-    assert frames._keys == b""
+    assert frames._keys == []
     key = serialize_frame(Opcode.BINARY, b"")[0][2:6]
-    assert len(frames._keys) == frames._KEY_BLOCK
-    assert frames._keys_pos == 4
-    assert key == frames._keys[:4]
-    assert remaining[:4] != key or remaining[4:8] != frames._keys[4:8]
+    assert len(frames._keys) == frames._KEYS_PER_BLOCK - 1
+    assert key not in frames._keys
+    assert remaining[-2:] != frames._keys[-2:]
+
+
+def test_keys_unique_across_threads() -> None:
+    """Threads drawing keys at once never share one (list.pop is atomic)."""
+    import threading
+
+    from wskit.core import frames
+
+    frames._drop_keys()
+    drawn: list[list[bytes]] = [[] for _ in range(8)]
+
+    def draw(out: list[bytes]) -> None:
+        for _ in range(3000):
+            out.append(frames._mask_key())
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    keys = [key for out in drawn for key in out]
+    assert len(keys) == 24000
+    # 24000 keys from urandom: a repeat by chance has odds of about 1 in 15000,
+    # a repeat by a race would show up as hundreds.
+    assert len(set(keys)) >= len(keys) - 2
 
 
 class TestLargePayloads:

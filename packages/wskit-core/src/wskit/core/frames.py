@@ -190,26 +190,25 @@ class Frame:
 
 # Random mask keys are cut from one larger block of os.urandom output: the same
 # CSPRNG stream as one call per frame (RFC 6455 section 5.3 asks for unpredictable
-# keys, not for a syscall each), at a fraction of the cost for small frames.
-_KEY_BLOCK = 4096
-_keys = b""
-_keys_pos = 0
+# keys, not for a syscall each), at a fraction of the cost for small frames. The
+# keys wait in a list because list.pop() is atomic: threads sending at once never
+# get the same key, without a lock.
+_KEYS_PER_BLOCK = 1024
+_keys: list[bytes] = []
 
 
 def _mask_key() -> bytes:
-    global _keys, _keys_pos
-    pos = _keys_pos
-    if pos >= len(_keys):
-        _keys = os.urandom(_KEY_BLOCK)
-        pos = 0
-    _keys_pos = pos + 4
-    return _keys[pos : pos + 4]
+    try:
+        return _keys.pop()
+    except IndexError:
+        block = os.urandom(4 * _KEYS_PER_BLOCK)
+        _keys.extend([block[i : i + 4] for i in range(0, len(block), 4)])
+        return _keys.pop()
 
 
 def _drop_keys() -> None:
     # A forked child must not reuse the keys its parent will also use.
-    global _keys, _keys_pos
-    _keys, _keys_pos = b"", 0
+    _keys.clear()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch
