@@ -80,6 +80,9 @@ _Fragment = str | bytes | bytearray | memoryview
 _READ_SIZE = 2**16
 # Chunks up to this total are joined and written with one system call.
 _JOIN_LIMIT = 2**14
+# After two reads that filled the buffer, a large payload is arriving: read it
+# in bytes objects of up to this size, which the core keeps without copying.
+_LARGE_READ_SIZE = 2**18
 # Seconds without a read by the application before the background thread reads
 # for it. Reading goes back to the application at once when it wants to read.
 _HANDOVER_DELAY = 0.2
@@ -187,6 +190,8 @@ class ConnectionIO:
         self.reader_thread: threading.Thread | None = None
         # Whether application threads read the socket themselves (not TLS).
         self._inline = False
+        # Consecutive reads that filled the buffer; see _LARGE_READ_SIZE.
+        self._full_reads = 0
         # Reads by application threads, and the count the last idle check saw.
         self._reads = 0
         self._reads_seen = 0
@@ -225,7 +230,7 @@ class ConnectionIO:
 
     # Reading, in whichever thread holds the read token.
 
-    def _received(self, data: memoryview) -> list[DataFrame]:
+    def _received(self, data: bytes | memoryview) -> list[DataFrame]:
         """Feed bytes to the core, write its answer, and return the data frames."""
         protocol = self.protocol
         mutex = self.protocol_mutex
@@ -280,16 +285,28 @@ class ConnectionIO:
             sock, max(deadline - time.monotonic(), 0.0)
         ):
             raise TimeoutError("timed out while waiting for a message")
-        buffer, view = _read_buffer()
+        data: bytes | memoryview
         try:
-            size = sock.recv_into(buffer)
+            if self._full_reads > 1:
+                data = sock.recv(_LARGE_READ_SIZE)
+                size = len(data)
+                if size < _READ_SIZE:
+                    self._full_reads = 0
+            else:
+                buffer, view = _read_buffer()
+                size = sock.recv_into(buffer)
+                data = view[:size]
+                if size == _READ_SIZE:
+                    self._full_reads += 1
+                else:
+                    self._full_reads = 0
         except (OSError, ValueError) as exc:
             self._read_failed(exc)
             return []
         if not size:
             self._eof()
             return []
-        frames = self._received(view[:size])
+        frames = self._received(data)
         if self.protocol.failure_pending:
             self._schedule_failure()
         return frames
