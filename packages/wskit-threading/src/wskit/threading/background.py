@@ -78,7 +78,11 @@ class Background:
         self._heap: list[Handle] = []
         self._live = 0
         self._cancelled = 0
-        self._watched = 0
+        # The descriptors watched.
+        self._fds: set[int] = set()
+        # Counts requests, so that the lingering thread tells a quiet moment
+        # from a program that keeps opening connections.
+        self._requests = 0
         self._selector: selectors.BaseSelector | None = None
         self._wake_on_change = True
         self._wake_w: socket.socket | None = None
@@ -98,6 +102,7 @@ class Background:
         with self._lock:
             heapq.heappush(self._heap, handle)
             self._live += 1
+            self._requests += 1
             self._ensure_started()
             if when < self._deadline:
                 self._wake()
@@ -126,24 +131,25 @@ class Background:
         with self._lock:
             self._ensure_started()
             assert self._selector is not None
-            try:
-                self._selector.register(sock, selectors.EVENT_READ, callback)
-            except KeyError:
+            # Looked up rather than caught: the selector's KeyError formats the
+            # socket, which costs system calls.
+            fd = sock.fileno()
+            if fd < 0 or fd in self._fds:
                 return
-            self._watched += 1
+            self._selector.register(sock, selectors.EVENT_READ, callback)
+            self._fds.add(fd)
+            self._requests += 1
             if self._wake_on_change:
                 self._wake()
 
     def unwatch(self, sock: socket.socket) -> None:
         """Stop watching ``sock``; call it before closing the socket."""
         with self._lock:
-            if self._selector is None:
+            fd = sock.fileno()
+            if self._selector is None or fd not in self._fds:
                 return
-            try:
-                self._selector.unregister(sock)
-            except (KeyError, ValueError):
-                return
-            self._watched -= 1
+            self._selector.unregister(sock)
+            self._fds.discard(fd)
             self._wake_if_idle()
 
     # Internals; the caller holds the lock.
@@ -156,8 +162,14 @@ class Background:
                 self._wake_w.send(b"\0")
 
     def _wake_if_idle(self) -> None:
-        # Nothing left to do: let the sleeping thread see it and exit.
-        if not self._live and not self._watched and self._deadline != -math.inf:
+        # Nothing left to do: let the sleeping thread see it and exit, unless it
+        # wakes up soon anyway (as it does while it lingers): a program opening
+        # and closing connections in turn then wakes it rarely.
+        if (
+            not self._live
+            and not self._fds
+            and self._deadline > time.monotonic() + _LINGER
+        ):
             self._wake()
 
     def _ensure_started(self) -> None:
@@ -189,6 +201,7 @@ class Background:
         wake_w: socket.socket,
     ) -> None:
         idle_since: float | None = None
+        requests = -1
         try:
             while True:
                 due: list[Handle] = []
@@ -206,12 +219,14 @@ class Background:
                     timeout: float | None
                     if due:
                         timeout = 0.0
-                    elif not self._live and not self._watched:
-                        if idle_since is None:
+                    elif not self._live and not self._fds:
+                        if idle_since is None or requests != self._requests:
                             idle_since = now
+                            requests = self._requests
                         elif now - idle_since >= _LINGER:
                             self.thread = None
                             self._heap = []
+                            self._fds.clear()
                             self._cancelled = 0
                             self._selector = None
                             self._wake_w = None
@@ -252,7 +267,8 @@ class Background:
         # The thread does not exist in a forked child: start afresh there.
         self._lock = threading.Lock()
         self._heap = []
-        self._live = self._cancelled = self._watched = 0
+        self._live = self._cancelled = 0
+        self._fds = set()
         self._selector = None
         self._wake_w = None
         self._deadline = -math.inf
