@@ -63,8 +63,8 @@ def write_chart(results: Results, path: Path) -> Path | None:
         grid.append(row)
         labels.append(texts)
 
-    width = 2.0 + 1.05 * len(clients)
-    height = 1.2 + 0.42 * len(scenarios)
+    width = max(8.0, 3.5 + 1.05 * len(clients))
+    height = 2.2 + 0.42 * len(scenarios)
     figure, axes = plt.subplots(figsize=(width, height), dpi=100)
     image = axes.imshow(grid, cmap="RdYlGn", vmin=-2.5, vmax=2.5, aspect="auto")
     axes.set_xticks(range(len(clients)))
@@ -89,7 +89,7 @@ def write_chart(results: Results, path: Path) -> Path | None:
         fontsize=9,
     )
     colorbar = figure.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
-    colorbar.set_label("log2 of the ratio (better is green)", fontsize=8)
+    colorbar.set_label("log2 of the ratio; green is better", fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
