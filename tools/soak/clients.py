@@ -320,15 +320,21 @@ def _flood_check(result: FloodResult, data: str | bytes) -> None:
 async def flood_asyncio(
     uri: str, backend: str, seconds: float, delay: float
 ) -> FloodResult:
-    """Read the flood slowly for ``seconds``, then close."""
+    """Read the flood slowly for ``seconds``, then close.
+
+    The server may be refusing connections at that moment (``refuse``), so the
+    client opens with the reconnecting iterator, like the soak clients.
+    """
     result = FloodResult(backend)
-    connection: Any
+    connections: Any
     if backend == "wskit.legacy":
-        connection = LegacyConnect(uri, compression=None)
+        connections = LegacyConnect(uri, compression=None)
     else:
-        connection = wskit.asyncio.connect(uri, compression=None, proxy=None)
+        connections = wskit.asyncio.connect(
+            uri, compression=None, proxy=None, reconnect_delays=fast_delays
+        )
     try:
-        async with connection as websocket:
+        async for websocket in connections:
             stop = time.monotonic() + seconds
             while time.monotonic() < stop:
                 _flood_check(result, await websocket.recv())
@@ -342,6 +348,7 @@ async def flood_asyncio(
                     await websocket.recv()
             except ConnectionClosed as exc:
                 result.closure = closure_of(exc)
+            break
     except Exception:
         result.errors.append(traceback.format_exc())
     return result
@@ -351,7 +358,9 @@ def flood_threading(uri: str, seconds: float, delay: float) -> FloodResult:
     """Read the flood slowly for ``seconds``, then close (wskit.threading)."""
     result = FloodResult("wskit.threading")
     try:
-        with wskit.threading.connect(uri, compression=None, proxy=None) as websocket:
+        for websocket in wskit.threading.connect(
+            uri, compression=None, proxy=None, reconnect_delays=fast_delays
+        ):
             stop = time.monotonic() + seconds
             while time.monotonic() < stop:
                 _flood_check(result, websocket.recv())
@@ -364,6 +373,7 @@ def flood_threading(uri: str, seconds: float, delay: float) -> FloodResult:
                     websocket.recv()
             except ConnectionClosed as exc:
                 result.closure = closure_of(exc)
+            break
     except Exception:
         result.errors.append(traceback.format_exc())
     return result

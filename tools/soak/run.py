@@ -20,6 +20,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -124,6 +125,9 @@ class ServerProcess:
     """The echo server in a child process; see :mod:`tools.soak.server`."""
 
     def __init__(self, settings: Settings) -> None:
+        # The server's own log (websockets, asyncio) goes to a file, so that it
+        # is not mistaken for the clients'; the report quotes its end.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(ROOT), env.get("PYTHONPATH")])
@@ -142,6 +146,7 @@ class ServerProcess:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self.log,
             cwd=ROOT,
             env=env,
         )
@@ -163,10 +168,18 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
             return {"error": "the server did not stop within 60 s"}
+        self.log.seek(0)
+        log = self.log.read().decode(errors="replace").splitlines()
+        self.log.close()
         lines = out.decode().strip().splitlines()
         if self.process.returncode or not lines:
-            return {"error": f"the server exited with {self.process.returncode}"}
+            return {
+                "error": f"the server exited with {self.process.returncode}",
+                "log": log[-50:],
+            }
         stats: dict[str, Any] = json.loads(lines[-1])
+        stats["log_lines"] = len(log)
+        stats["log_tail"] = log[-20:]
         return stats
 
 
@@ -289,6 +302,7 @@ def run(options: Options) -> dict[str, Any]:
 
     soak_samples = [rss for when, rss in monitor.samples if when <= soak_end]
     growth = rss_growth_problem(soak_samples)
+    third = max(1, len(soak_samples) // 3)
     flood_peak = monitor.peak(soak_end, flood_end + 1)
     failures: list[str] = []
     if totals.failures:
@@ -347,6 +361,8 @@ def run(options: Options) -> dict[str, Any]:
         "rss_mib": {
             "start": round(rss_start / MIB, 1),
             "peak_soak": round(max(soak_samples, default=0) / MIB, 1),
+            "peak_first_third": round(max(soak_samples[:third], default=0) / MIB, 1),
+            "peak_last_third": round(max(soak_samples[-third:], default=0) / MIB, 1),
             "before_flood": round(rss_before_flood / MIB, 1),
             "peak_flood": round(flood_peak / MIB, 1),
             "samples": len(monitor.samples),
@@ -398,8 +414,9 @@ def summary(report: dict[str, Any]) -> str:
         )
     lines.append(
         f"RSS: {rss['start']} MiB at start, peak {rss['peak_soak']} MiB during the "
-        f"soak, {rss['before_flood']} MiB before the flood, peak {rss['peak_flood']} "
-        "MiB under flood"
+        f"soak (first third {rss['peak_first_third']}, last third "
+        f"{rss['peak_last_third']}), {rss['before_flood']} MiB before the flood, "
+        f"peak {rss['peak_flood']} MiB under flood"
     )
     for flood in report["flood"]:
         lines.append(
