@@ -441,6 +441,14 @@ class ClientConnection(ConnectionIO):
             else:
                 protocol.send_close(code, reason)
             self.send_data()
+            # The server's close frame may wait behind messages that the full
+            # queue keeps paused: read on, or the handshake ends in close_timeout
+            # and 1006. Bounded: the server stops sending once it has our close.
+            messages = self.recv_messages
+            messages.high = None
+            if messages.paused:
+                messages.paused = False
+                messages.resume()
         elif protocol.state is State.CONNECTING:
             protocol.fail(CloseCode.ABNORMAL_CLOSURE)
             self.send_data()
