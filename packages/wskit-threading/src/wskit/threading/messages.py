@@ -91,6 +91,11 @@ class Assembler:
         self.get_in_progress = False
         #: The read token: whether a thread is reading the socket.
         self.reading = False
+        #: Called, without the mutex, when the background reading asked to be
+        #: told (``background_waiting``) that the token was released or that
+        #: flow control let reading resume.
+        self.wake_background: Callable[[], None] | None = None
+        self.background_waiting = False
         # Threads waiting on `changed`; notifying is skipped when there are none.
         self.waiting = 0
         # Set when a reader waits on an empty queue; see wait_drained().
@@ -143,7 +148,10 @@ class Assembler:
     def try_take(self) -> bool:
         """Take the read token for the background reading, if it is free."""
         with self.mutex:
-            if self.reading or self.closed:
+            if self.closed:
+                return False
+            if self.reading:
+                self.background_waiting = True
                 return False
             self.reading = True
             return True
@@ -161,7 +169,20 @@ class Assembler:
             self.reading = False
             if self.waiting:
                 self.changed.notify_all()
-            return not self.paused
+            if self.paused:
+                self.background_waiting = True
+                return False
+            return True
+
+    def holds_background(self) -> bool:
+        """Whether the background reading must wait: a thread reads, or flow
+        control holds reading back. If so, :attr:`wake_background` is called
+        once that ends."""
+        with self.mutex:
+            if self.reading or self.paused:
+                self.background_waiting = True
+                return True
+            return False
 
     def close(self) -> None:
         """End the stream: readers get the frames left, then :exc:`EOFError`."""
@@ -336,6 +357,8 @@ class Assembler:
                 self._deliver(new)
             elif self.waiting:
                 self.changed.notify_all()
+            if self.background_waiting and not self.paused:
+                self._signal_background()
 
     def _wait(self, deadline: float | None) -> None:
         if not self.frames and not self.starved:
@@ -370,6 +393,20 @@ class Assembler:
             self.paused = False
             if self.waiting:
                 self.changed.notify_all()
+            if self.background_waiting and not self.reading:
+                self._signal_background()
+
+    def _signal_background(self) -> None:
+        # The caller holds the mutex; the hook runs without it.
+        self.background_waiting = False
+        wake = self.wake_background
+        if wake is None:
+            return
+        self.mutex.release()
+        try:
+            wake()
+        finally:
+            self.mutex.acquire()
 
     def wait_drained(self, timeout: float | None) -> bool:
         """Wait until the application read every queued frame and waits for more.

@@ -223,6 +223,7 @@ class ConnectionIO:
         self._inline = _DONTWAIT is not None and not isinstance(sock, ssl.SSLSocket)
         if self._inline:
             self.recv_messages.read = self._read_inline
+            self.recv_messages.wake_background = self._schedule_idle_check
             if self.protocol.state is not State.CONNECTING:
                 self._watch()
         elif self.protocol.state is not State.CONNECTING:
@@ -320,9 +321,9 @@ class ConnectionIO:
         assert sock is not None
         messages = self.recv_messages
         if not messages.try_take():
-            # An application thread reads: leave the socket to it.
+            # An application thread reads: leave the socket to it. The thread
+            # schedules an idle check once it lets go of the read token.
             self._unwatch()
-            self._schedule_idle_check()
             return
         frames: list[DataFrame] = []
         try:
@@ -343,9 +344,9 @@ class ConnectionIO:
         finally:
             going_on = messages.give_back(frames)
         if not going_on:
-            # Flow control: stop reading until the application catches up.
+            # Flow control: stop reading until the application catches up,
+            # which schedules an idle check.
             self._unwatch()
-            self._schedule_idle_check()
 
     def _read_failed(self, exc: BaseException) -> None:
         if self.connection_exc is None and not self._lost:
@@ -393,17 +394,20 @@ class ConnectionIO:
 
     def _idle_check(self) -> None:
         # In the background thread: read for the application once it has not
-        # read for a while, unless flow control holds reading back.
-        messages = self.recv_messages
+        # read for a while. While an application thread holds the read token,
+        # or flow control holds reading back, nothing is scheduled: the
+        # assembler calls _schedule_idle_check when that ends. So a thousand
+        # threads blocked in recv() cost no wake-ups here.
         with self._locked():
             self._idle_check_handle = None
-            if self._lost:
+            lost = self._lost
+        if lost or self.recv_messages.holds_background():
+            return
+        with self._locked():
+            if self._lost or self._idle_check_handle is not None:
                 return
-            busy = (
-                messages.reading or messages.paused or self._reads != self._reads_seen
-            )
-            self._reads_seen = self._reads
-            if busy:
+            if self._reads != self._reads_seen:
+                self._reads_seen = self._reads
                 self._idle_check_handle = BACKGROUND.call_later(
                     _HANDOVER_DELAY, self._idle_check
                 )
