@@ -80,8 +80,11 @@ _Fragment = str | bytes | bytearray | memoryview
 _READ_SIZE = 2**16
 # Chunks up to this total are joined and written with one system call.
 _JOIN_LIMIT = 2**14
-# After two reads that filled the buffer, a large payload is arriving: read it
-# in bytes objects of up to this size, which the core keeps without copying.
+# When the last message was at least this large and two reads in a row filled
+# the buffer, a large payload is arriving: read it in bytes objects of up to this
+# size, which the core keeps without copying. Not for a stream of smaller
+# messages: a read holding several frames is copied anyway, and allocating
+# large bytes objects then only costs.
 _LARGE_READ_SIZE = 2**18
 # Seconds without a read by the application before the background thread reads
 # for it. Reading goes back to the application at once when it wants to read.
@@ -192,6 +195,7 @@ class ConnectionIO:
         self._inline = False
         # Consecutive reads that filled the buffer; see _LARGE_READ_SIZE.
         self._full_reads = 0
+        self._large_messages = False
         # Reads by application threads, and the count the last idle check saw.
         self._reads = 0
         self._reads_seen = 0
@@ -288,7 +292,7 @@ class ConnectionIO:
             raise TimeoutError("timed out while waiting for a message")
         data: bytes | memoryview
         try:
-            if self._full_reads > 1:
+            if self._full_reads > 1 and self._large_messages:
                 data = sock.recv(_LARGE_READ_SIZE)
                 size = len(data)
                 if size < _READ_SIZE:
@@ -308,6 +312,8 @@ class ConnectionIO:
             self._eof()
             return []
         frames = self._received(data)
+        if frames:
+            self._large_messages = len(frames[-1].data) >= _LARGE_READ_SIZE
         if self.protocol.failure_pending:
             self._schedule_failure()
         return frames
