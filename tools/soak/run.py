@@ -364,6 +364,10 @@ def run(options: Options) -> dict[str, Any]:
             "before_flood": round(rss_before_flood / MIB, 1),
             "peak_flood": round(flood_peak / MIB, 1),
             "samples": len(monitor.samples),
+            "samples_mib": [
+                [round(when - started, 1), round(rss / MIB, 1)]
+                for when, rss in monitor.samples
+            ],
         },
         "flood": [
             {
