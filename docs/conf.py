@@ -39,7 +39,13 @@ extensions = [
     "wskit_docs",
 ]
 
-exclude_patterns = ["_build", "faq/generated", "examples/README.txt"]
+exclude_patterns = [
+    "_build",
+    "_generated",
+    "measured",
+    "faq/generated",
+    "examples/README.txt",
+]
 templates_path: list[str] = []
 
 # Every reference must resolve (sphinx-build -n), so that the reference and the

@@ -59,7 +59,7 @@ class Assembler:
             without bound).
         low: Resume when at most this many frames are queued; defaults to
             ``high // 4``.
-        read: Reads the socket in the calling thread (see :data:`ReadOnce`);
+        read: Reads the socket in the calling thread (see ``ReadOnce`` in this module);
             ``None`` when only another thread reads and :meth:`put` frames.
     """
 
