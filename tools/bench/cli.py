@@ -9,7 +9,7 @@ cell shows FAILED, never a number.
 
 Usage::
 
-    python -m tools.bench                    # full run, about 12 minutes
+    python -m tools.bench                    # full run, 12 to 15 minutes
     python -m tools.bench --quick            # every scenario, briefly (CI)
     python -m tools.bench --clients wskit-asyncio,websockets-asyncio \\
         --scenarios 'rr-16-*,stream-16-*' --rounds 3 --duration 1
