@@ -324,7 +324,8 @@ class Assembler:
                     self._fill(deadline)
                 frame = frames.popleft()
                 parts.append(frame)
-                self._maybe_resume()
+                if self.paused or self.backlog:
+                    self._maybe_resume()
                 if frame.final:
                     self.complete -= 1
                     return parts

@@ -56,6 +56,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from threading import get_ident
 from typing import Any
 
 from wskit.core.events import BinaryData, Pong, TextData
@@ -239,14 +240,23 @@ class ConnectionIO:
         """Feed bytes to the core, write its answer, and return the data frames."""
         protocol = self.protocol
         mutex = self.protocol_mutex
-        self._acquire(mutex)
+        # _acquire() and _release(), inlined on this path of every message.
+        ident = get_ident()
+        busy = self.busy
+        busy[ident] = busy.get(ident, 0) + 1
+        mutex.acquire()
         try:
             protocol.receive_data(data)
             events = protocol.events_received()
             output = protocol.data_to_send()
             if output:
                 self.outgoing.extend(output)
-            arm = self._close_timer is None and protocol.close_expected()
+            # close_expected() is false while the connection is open.
+            arm = (
+                protocol.state is not State.OPEN
+                and self._close_timer is None
+                and protocol.close_expected()
+            )
             if len(events) == 1 and type(events[0]) in (TextData, BinaryData):
                 frames: list[DataFrame] = events  # type: ignore[assignment]
                 response = None
@@ -264,7 +274,12 @@ class ConnectionIO:
                     # Ping: the core already queued the pong. Close: reported
                     # through the core's state once the TCP connection is closed.
         finally:
-            self._release(mutex)
+            mutex.release()
+            count = busy[ident] - 1
+            if count:
+                busy[ident] = count
+            else:
+                del busy[ident]
         if self.outgoing:
             self.flush(blocking=False)
         if arm:
@@ -543,13 +558,22 @@ class ConnectionIO:
                 whoever holds the lock writes their bytes too.
         """
         outgoing = self.outgoing
+        if not outgoing:
+            return
+        # _acquire() and _release(), inlined on this path of every message.
+        lock = self.write_lock
+        ident = get_ident()
+        busy = self.busy
         while outgoing:
-            if not self._acquire(self.write_lock, blocking):
+            busy[ident] = busy.get(ident, 0) + 1
+            if not lock.acquire(blocking):
+                self._leave(ident)
                 return
             try:
                 self._write_all(outgoing)
             finally:
-                self._release(self.write_lock)
+                lock.release()
+                self._leave(ident)
             # Bytes queued while the lock was held by us are written by the
             # loop: a thread that failed to take the lock relies on that.
 
@@ -763,7 +787,11 @@ class ConnectionIO:
             )
         protocol = self.protocol
         mutex = self.protocol_mutex
-        self._acquire(mutex)
+        # _acquire() and _release(), inlined on this path of every message.
+        ident = get_ident()
+        busy = self.busy
+        busy[ident] = busy.get(ident, 0) + 1
+        mutex.acquire()
         try:
             if self.send_in_progress is not None:
                 self._wait_send_slot()
@@ -775,7 +803,12 @@ class ConnectionIO:
                     protocol.send_binary(payload)  # type: ignore[arg-type]
                 self.outgoing.extend(protocol.data_to_send())
         finally:
-            self._release(mutex)
+            mutex.release()
+            count = busy[ident] - 1
+            if count:
+                busy[ident] = count
+            else:
+                del busy[ident]
         if closed:
             self._raise_closed()
         self.flush()
