@@ -198,6 +198,10 @@ class ConnectionIO(asyncio.Protocol):
         if not output:
             return
         transport = self.transport
+        if transport.is_closing():
+            # The socket failed or is closing: asyncio would drop the bytes
+            # anyway, and log "socket.send() raised exception." for each write.
+            return
         # write() per chunk, not writelines(): the selector transport's
         # writelines() of Python 3.12 and 3.13.0 never calls pause_writing(), so
         # write_limit would not hold and a sending loop would never yield.
