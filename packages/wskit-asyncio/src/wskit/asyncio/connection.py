@@ -270,14 +270,11 @@ class ClientConnection(ConnectionIO):
         ):
             # The common case, kept short: one str or bytes, nothing in the way.
             cls = type(message)
-            if cls is bytes:
-                protocol.send_binary(message)  # type: ignore[arg-type]
-                self.send_data()
-                if self.paused_writing:
-                    await self.drain()
-                return
-            if cls is str:
-                protocol.send_text(message)  # type: ignore[arg-type]
+            if cls is bytes or cls is str:
+                if cls is bytes:
+                    protocol.send_binary(message)  # type: ignore[arg-type]
+                else:
+                    protocol.send_text(message)  # type: ignore[arg-type]
                 self.send_data()
                 if self.paused_writing:
                     await self.drain()

@@ -111,6 +111,43 @@ mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t len,
     }
 }
 
+/* Copy the 4-byte masking key out of any buffer; -1 with an exception set. */
+static int
+read_mask(PyObject *obj, unsigned char out[4])
+{
+    Py_buffer mask;
+
+    /* PyBUF_SIMPLE: a contiguous run of bytes, whatever the item format. */
+    if (PyObject_GetBuffer(obj, &mask, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    if (mask.len != 4) {
+        PyErr_Format(PyExc_ValueError,
+                     "mask must be exactly 4 bytes long, got %zd bytes; "
+                     "RFC 6455 section 5.3 defines a 32-bit masking key",
+                     mask.len);
+        PyBuffer_Release(&mask);
+        return -1;
+    }
+    memcpy(out, mask.buf, 4);
+    PyBuffer_Release(&mask);
+    return 0;
+}
+
+/* Mask a whole input buffer into dst, without the GIL when it is large. */
+static void
+mask_buffer(const Py_buffer *data, unsigned char *dst, const unsigned char mask[4])
+{
+    if (data->len > WSKIT_NOGIL_THRESHOLD) {
+        Py_BEGIN_ALLOW_THREADS
+        mask_bytes((const unsigned char *)data->buf, dst, data->len, mask);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        mask_bytes((const unsigned char *)data->buf, dst, data->len, mask);
+    }
+}
+
 PyDoc_STRVAR(apply_mask_doc,
 "apply_mask($module, data, mask, /)\n"
 "--\n"
@@ -124,7 +161,6 @@ static PyObject *
 apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer data;
-    Py_buffer mask;
     unsigned char mask_copy[4];
     PyObject *result;
 
@@ -135,20 +171,9 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      "%zd given", nargs);
         return NULL;
     }
-    /* PyBUF_SIMPLE: a contiguous run of bytes, whatever the item format. */
-    if (PyObject_GetBuffer(args[1], &mask, PyBUF_SIMPLE) < 0) {
+    if (read_mask(args[1], mask_copy) < 0) {
         return NULL;
     }
-    if (mask.len != 4) {
-        PyErr_Format(PyExc_ValueError,
-                     "mask must be exactly 4 bytes long, got %zd bytes; "
-                     "RFC 6455 section 5.3 defines a 32-bit masking key",
-                     mask.len);
-        PyBuffer_Release(&mask);
-        return NULL;
-    }
-    memcpy(mask_copy, mask.buf, 4);
-    PyBuffer_Release(&mask);
 
     if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
         return NULL;
@@ -158,18 +183,7 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&data);
         return NULL;
     }
-    if (data.len > WSKIT_NOGIL_THRESHOLD) {
-        Py_BEGIN_ALLOW_THREADS
-        mask_bytes((const unsigned char *)data.buf,
-                   (unsigned char *)PyBytes_AS_STRING(result), data.len,
-                   mask_copy);
-        Py_END_ALLOW_THREADS
-    }
-    else {
-        mask_bytes((const unsigned char *)data.buf,
-                   (unsigned char *)PyBytes_AS_STRING(result), data.len,
-                   mask_copy);
-    }
+    mask_buffer(&data, (unsigned char *)PyBytes_AS_STRING(result), mask_copy);
     PyBuffer_Release(&data);
     return result;
 }
@@ -188,7 +202,6 @@ static PyObject *
 mask_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer data;
-    Py_buffer mask;
     unsigned char mask_copy[4];
     unsigned char *out;
     long head;
@@ -211,19 +224,9 @@ mask_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      "head must be the frame's first byte (0-255), got %ld", head);
         return NULL;
     }
-    if (PyObject_GetBuffer(args[2], &mask, PyBUF_SIMPLE) < 0) {
+    if (read_mask(args[2], mask_copy) < 0) {
         return NULL;
     }
-    if (mask.len != 4) {
-        PyErr_Format(PyExc_ValueError,
-                     "mask must be exactly 4 bytes long, got %zd bytes; "
-                     "RFC 6455 section 5.3 defines a 32-bit masking key",
-                     mask.len);
-        PyBuffer_Release(&mask);
-        return NULL;
-    }
-    memcpy(mask_copy, mask.buf, 4);
-    PyBuffer_Release(&mask);
 
     if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
         return NULL;
@@ -255,14 +258,7 @@ mask_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     memcpy(out + header_len, mask_copy, 4);
     out += header_len + 4;
-    if (data.len > WSKIT_NOGIL_THRESHOLD) {
-        Py_BEGIN_ALLOW_THREADS
-        mask_bytes((const unsigned char *)data.buf, out, data.len, mask_copy);
-        Py_END_ALLOW_THREADS
-    }
-    else {
-        mask_bytes((const unsigned char *)data.buf, out, data.len, mask_copy);
-    }
+    mask_buffer(&data, out, mask_copy);
     PyBuffer_Release(&data);
     return result;
 }
