@@ -171,3 +171,63 @@ async def test_get_iter_decodes_split_utf8() -> None:
     assembler.put(TextData("t", final=False))
     assembler.put(TextData("u"))
     assert [part async for part in assembler.get_iter(decode=False)] == [b"t", b"u"]
+
+
+@async_test
+async def test_put_messages_mixes_with_fragments_in_order() -> None:
+    assembler, _ = make(high=None)
+    assembler.put_messages(["one", b"two"])
+    assembler.put(TextData("thr", final=False))
+    assembler.put(TextData("ee"))
+    assembler.put_messages([b"four"])
+    assembler.put(BinaryData(b"five"))
+    assert assembler.complete == 5
+    got = [await assembler.get() for _ in range(5)]
+    assert got == ["one", b"two", "three", b"four", b"five"]
+    assert assembler.complete == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "decode", "expected"),
+    [
+        ("é", None, "é"),
+        ("é", False, "é".encode()),
+        ("é", True, "é"),
+        ("é".encode(), None, "é".encode()),
+        ("é".encode(), True, "é"),
+        ("é".encode(), False, "é".encode()),
+    ],
+)
+@async_test
+async def test_put_messages_decode(
+    message: str | bytes, decode: bool | None, expected: str | bytes
+) -> None:
+    assembler, _ = make()
+    assembler.put_messages([message])
+    assert await assembler.get(decode=decode) == expected
+    # The same through a waiting reader and through get_iter().
+    reader = asyncio.ensure_future(assembler.get(decode=decode))
+    await asyncio.sleep(0)
+    assembler.put_messages([message])
+    assert await reader == expected
+    assembler.put_messages([message])
+    assert [part async for part in assembler.get_iter(decode)] == [expected]
+
+
+@async_test
+async def test_put_messages_wakes_reader_and_pauses() -> None:
+    assembler, flow = make(high=2)
+    reader = asyncio.ensure_future(assembler.get())
+    await asyncio.sleep(0)
+    assembler.put_messages(["a", "b", "c"])
+    assert flow.calls == ["pause"]
+    assert await reader == "a"
+    assert await assembler.get() == "b"
+    assert flow.calls == ["pause"]  # low is 2 // 4 = 0
+    assert await assembler.get() == "c"
+    assert flow.calls == ["pause", "resume"]
+    assert assembler.max_seen == 3
+    assembler.close()
+    assembler.put_messages(["dropped"])
+    with pytest.raises(EOFError):
+        await assembler.get()

@@ -9,7 +9,15 @@ import pytest
 
 from testing import faulty
 from testing.asyncio_run import async_test
-from testing.servers import TIMEOUT, deaf_server, stalled_server, websockets_server
+from testing.servers import (
+    TIMEOUT,
+    accept_response,
+    deaf_server,
+    raw_server,
+    read_request,
+    stalled_server,
+    websockets_server,
+)
 from wskit.asyncio import ConnectionClosedError, State, connect
 
 
@@ -114,3 +122,52 @@ async def test_fault_is_not_held_forever_when_the_application_stops_reading() ->
         assert await ws.recv() == b"kept"
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
+
+
+@async_test
+async def test_read_mixing_whole_messages_and_other_frames_keeps_order() -> None:
+    # One write after the handshake, so one read on the client: whole messages
+    # (taken straight from the read), then a ping, a fragmented message and more
+    # whole messages (through the general parser), then half a frame whose rest
+    # comes in a second write.
+    last = faulty.server_frame(0x2, b"seven")
+    script = b"".join(
+        [
+            faulty.server_frame(0x1, b"one"),
+            faulty.server_frame(0x2, b"two"),
+            faulty.server_frame(0x9, b"ping"),
+            faulty.server_frame(0x1, b"thr", fin=False),
+            faulty.server_frame(0x0, b"ee"),
+            faulty.server_frame(0x2, b"four"),
+            faulty.server_frame(0x1, "fünf".encode()),
+            faulty.server_frame(0x1, b"six"),
+            last[:3],
+        ]
+    )
+    client_frames: list[tuple[int, bytes]] = []
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        writer.write(accept_response(request))
+        received = await reader.read(65536)  # the client's "go"
+        writer.write(script)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(last[3:])
+        while chunk := await asyncio.wait_for(reader.read(65536), TIMEOUT):
+            received += chunk
+            client_frames[:] = faulty._client_frames(received)
+            if any(opcode == 0x8 for opcode, _ in client_frames):
+                writer.write(faulty.server_frame(0x8, b"\x03\xe8"))
+                break
+        writer.close()
+
+    async with raw_server(handle) as peer:
+        ws = await open_ws(peer.uri, compression=None)
+        await ws.send("go")
+        got = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(7)]
+        assert got == ["one", b"two", "three", b"four", "fünf", "six", b"seven"]
+        await ws.close()
+    assert client_frames == [(0x1, b"go"), (0xA, b"ping"), (0x8, b"\x03\xe8")]

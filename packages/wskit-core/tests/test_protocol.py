@@ -1002,3 +1002,99 @@ def test_split_invariance_collecting(
     with mock.patch.object(frames_module, "_COLLECT_MIN", 0):
         assert run_split(wire, cuts) == reference
         assert run_split(wire, list(range(len(wire)))) == reference
+
+
+# take_messages(): the fast way in for I/O layers.
+
+
+def run_split_taking(
+    wire: bytes, cuts: list[int]
+) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
+    """Like run_split, through take_messages() then receive_data() for the rest."""
+    protocol = open_protocol()
+    prev = 0
+    events: list[object] = []
+    out: list[bytes] = []
+    for cut in [*sorted(cuts), len(wire)]:
+        messages, rest = protocol.take_messages(wire[prev:cut])
+        prev = cut
+        events += [
+            TextData(m) if isinstance(m, str) else BinaryData(m) for m in messages
+        ]
+        if rest:
+            protocol.receive_data(rest)
+        events += protocol.events_received()
+        out += protocol.data_to_send()
+    return events, client_frames(out)
+
+
+@pytest.mark.property
+@settings(max_examples=200)
+@given(frames=server_frames, data=st.data())
+def test_take_messages_then_receive_data_is_receive_data(
+    frames: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    wire = b"".join(server_frame(op, payload) for op, payload in frames)
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=8))
+    reference = run_split(wire, [])
+    assert run_split_taking(wire, cuts) == reference
+    assert run_split_taking(wire, list(range(len(wire)))) == reference
+
+
+class TestTakeMessages:
+    def test_whole_messages_then_the_rest(self) -> None:
+        protocol = open_protocol()
+        ping = server_frame(0x9, b"hi")
+        data = server_frame(0x1, b"a") + server_frame(0x2, b"b") + ping
+        messages, rest = protocol.take_messages(data)
+        assert messages == ["a", b"b"]
+        assert rest == ping
+        assert protocol.events_received() == []
+
+    def test_everything_taken_leaves_nothing(self) -> None:
+        protocol = open_protocol()
+        messages, rest = protocol.take_messages(server_frame(0x2, b"x" * 200))
+        assert messages == [b"x" * 200]
+        assert rest == b""
+
+    def test_nothing_taken_while_events_wait(self) -> None:
+        # The messages would overtake the Ping that came before them.
+        protocol = open_protocol()
+        protocol.receive_data(server_frame(0x9, b"first"))
+        data = server_frame(0x1, b"second")
+        assert protocol.take_messages(data) == ([], data)
+        protocol.events_received()
+        assert protocol.take_messages(data) == (["second"], b"")
+
+    def test_nothing_taken_mid_frame_or_mid_message(self) -> None:
+        protocol = open_protocol()
+        whole = server_frame(0x1, b"whole")
+        protocol.receive_data(server_frame(0x2, b"abcdef")[:4])
+        assert protocol.take_messages(whole) == ([], whole)
+        protocol = open_protocol()
+        protocol.receive_data(server_frame(0x1, b"frag", fin=False))
+        protocol.events_received()
+        assert protocol.take_messages(whole) == ([], whole)
+
+    def test_max_size_is_enforced_by_the_general_parser(self) -> None:
+        protocol = open_protocol(max_size=3)
+        data = server_frame(0x2, b"four")
+        assert protocol.take_messages(data) == ([], data)
+        protocol.receive_data(data)
+        assert protocol.state is State.CLOSING
+        assert protocol.close_sent is not None
+        assert protocol.close_sent.code == 1009
+
+    def test_nothing_taken_during_the_handshake_or_after_eof(self) -> None:
+        protocol = ClientProtocol(URI)
+        protocol.send_request(protocol.connect())
+        data = server_frame(0x1, b"early")
+        assert protocol.take_messages(data) == ([], data)
+        protocol = open_protocol()
+        protocol.receive_eof()
+        assert protocol.take_messages(data) == ([], data)
+
+    def test_nothing_taken_with_an_extension(self) -> None:
+        protocol = TestCompression().deflate_protocol()
+        data = server_frame(0x1, b"plain")
+        assert protocol.take_messages(data) == ([], data)

@@ -275,7 +275,12 @@ class ClientConnection(ConnectionIO):
                     protocol.send_binary(message)  # type: ignore[arg-type]
                 else:
                     protocol.send_text(message)  # type: ignore[arg-type]
-                self.send_data()
+                # send_data(), inlined: an open connection's output is frames only.
+                output = protocol.data_to_send()
+                transport = self.transport
+                if not transport.is_closing():
+                    for chunk in output:
+                        transport.write(chunk)
                 if self.paused_writing:
                     await self.drain()
                 return

@@ -4,10 +4,12 @@ This module is I/O-specific: it waits with :mod:`asyncio` futures and timers. Th
 threading front end holds its own twin built on a condition variable; the code that
 calls it (:mod:`wskit.asyncio.connection`) is shared.
 
-Frames are queued as the core's :class:`~wskit.core.events.TextData` and
-:class:`~wskit.core.events.BinaryData` events, without copying. A message is
-assembled only when it is read, by joining its parts once, so a message received in
-many fragments costs linear time. When more than ``high`` frames wait, reading from
+A message that came in one frame, the common case, is queued as its payload: ``str``
+for text, ``bytes`` for binary, so that ``recv()`` returns it as it is. The frames of
+a fragmented message are queued as the core's :class:`~wskit.core.events.TextData`
+and :class:`~wskit.core.events.BinaryData` events, without copying, and joined once
+when the message is read, so a message received in many fragments costs linear
+time. When more than ``high`` frames wait, reading from
 the network is paused; it resumes when the queue drains to ``low`` frames. That is
 what bounds memory when the server sends faster than the application reads.
 """
@@ -27,13 +29,16 @@ __all__ = ["Assembler", "DataFrame"]
 DataFrame = TextData | BinaryData
 """A frame of a data message, as the core delivers it."""
 
+_Item = str | bytes | DataFrame
+# A queued item: a whole message (str or bytes) or a frame of a fragmented one.
 
-def _convert(frame: DataFrame, data: str | bytes, decode: bool | None) -> str | bytes:
-    # Text frames come decoded by the core; binary frames come as bytes.
+
+def _convert(data: str | bytes, decode: bool | None) -> str | bytes:
+    # Text comes decoded by the core (str); binary comes as bytes.
     if decode is None:
         return data
-    if type(frame) is TextData:
-        return data if decode else data.encode()  # type: ignore[union-attr]
+    if type(data) is str:
+        return data if decode else data.encode()
     return data.decode() if decode else data  # type: ignore[union-attr]
 
 
@@ -66,9 +71,12 @@ class Assembler:
         self.pause = pause
         self.resume = resume
         self.paused = False
-        self.frames: deque[DataFrame] = deque()
-        # How many queued frames end a message: recv() need not wait when > 0.
+        self.frames: deque[_Item] = deque()
+        # How many queued items end a message: recv() need not wait when > 0.
         self.complete = 0
+        # A fragmented message is being queued: its final frame is not a whole
+        # message, so it is queued as a frame too.
+        self._fragmented = False
         self.closed = False
         self.get_in_progress = False
         #: The most frames queued at once; tests use it to check flow control.
@@ -85,10 +93,42 @@ class Assembler:
         if self.closed:
             return
         frames = self.frames
-        frames.append(frame)
-        if frame.final:
+        if not frame.final:
+            frames.append(frame)
+            self._fragmented = True
+        else:
+            if self._fragmented:
+                frames.append(frame)
+                self._fragmented = False
+            else:
+                frames.append(frame.data)
             self.complete += 1
+        self._added(len(frames))
+
+    def put_messages(self, messages: list[str | bytes]) -> None:
+        """Queue whole messages that came in one frame each, in one step.
+
+        The core hands them over this way when a read held nothing else at its
+        start (see :meth:`~wskit.core.protocol.ClientProtocol.take_messages`), which
+        is never in the middle of a fragmented message.
+        """
+        if self.closed:
+            return
+        frames = self.frames
+        frames.extend(messages)
+        self.complete += len(messages)
+        # _added(), inlined: this runs once per read of small messages.
         size = len(frames)
+        if size > self.max_seen:
+            self.max_seen = size
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self.high is not None and size > self.high and not self.paused:
+            self.paused = True
+            self.pause()
+
+    def _added(self, size: int) -> None:
         if size > self.max_seen:
             self.max_seen = size
         waiter = self._waiter
@@ -137,19 +177,21 @@ class Assembler:
         if self.complete:
             # Fast path: a whole message is buffered; return it without waiting.
             first = frames.popleft()
-            if first.final:
-                self.complete -= 1
-                if self.paused and len(frames) <= self.low:  # type: ignore[operator]
-                    self.paused = False
-                    self.resume()
-                return _convert(first, first.data, decode)
-            parts: list[DataFrame] = [first]
+            self.complete -= 1
+            if self.paused and len(frames) <= self.low:  # type: ignore[operator]
+                self.paused = False
+                self.resume()
+            cls = type(first)
+            if cls is str or cls is bytes:
+                if decode is None:
+                    return first  # type: ignore[return-value]
+                return _convert(first, decode)  # type: ignore[arg-type]
+            parts: list[DataFrame] = [first]  # type: ignore[list-item]
             while True:
                 frame = frames.popleft()
-                parts.append(frame)
-                if frame.final:
+                parts.append(frame)  # type: ignore[arg-type]
+                if frame.final:  # type: ignore[union-attr]
                     break
-            self.complete -= 1
             self._maybe_resume()
             return self._join(parts, decode)
         if self.closed:
@@ -175,21 +217,22 @@ class Assembler:
                             self._waiter = None
                     else:
                         await self._wait(deadline)
-                frame = frames.popleft()
+                item = frames.popleft()
                 if self.paused and len(frames) <= self.low:  # type: ignore[operator]
                     self.paused = False
                     self.resume()
-                if frame.final:
+                cls = type(item)
+                if cls is str or cls is bytes:
+                    # A message in one frame, the common case: nothing to join
+                    # (and never after fragments: those end with a frame).
                     self.complete -= 1
-                    if not parts:
-                        # A message in one frame, the common case: nothing to join.
-                        data = frame.data
-                        if decode is None:
-                            return data
-                        return _convert(frame, data, decode)
-                    parts.append(frame)
+                    if decode is None:
+                        return item  # type: ignore[return-value]
+                    return _convert(item, decode)  # type: ignore[arg-type]
+                parts.append(item)  # type: ignore[arg-type]
+                if item.final:  # type: ignore[union-attr]
+                    self.complete -= 1
                     break
-                parts.append(frame)
         except BaseException:
             # Cancelled or timed out: put back what was taken so that the next
             # recv() still gets the whole message.
@@ -224,8 +267,13 @@ class Assembler:
                     if self.closed:
                         raise EOFError("the stream of frames ended")
                     await self._wait(None)
-                frame = frames.popleft()
+                item = frames.popleft()
                 self._maybe_resume()
+                if type(item) is str or type(item) is bytes:
+                    self.complete -= 1
+                    yield _convert(item, decode)
+                    return
+                frame: DataFrame = item  # type: ignore[assignment]
                 if frame.final:
                     self.complete -= 1
                 if type(frame) is BinaryData and decode:
@@ -233,7 +281,7 @@ class Assembler:
                         decoder = codecs.getincrementaldecoder("utf-8")()
                     yield decoder.decode(frame.data, frame.final)
                 else:
-                    yield _convert(frame, frame.data, decode)
+                    yield _convert(frame.data, decode)
                 if frame.final:
                     return
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["apply_mask", "mask_frame"]
+__all__ = ["apply_mask", "mask_frame", "take_messages"]
 
 def apply_mask(
     data: bytes | bytearray | memoryview,
@@ -33,5 +33,18 @@ def mask_frame(
 
     Raises:
         ValueError: ``head`` is not 0-255 or ``mask`` is not exactly 4 bytes long.
+        BufferError: ``data`` is not C-contiguous.
+    """
+
+def take_messages(
+    data: bytes | bytearray | memoryview, limit: int, /
+) -> tuple[list[str | bytes], int]:
+    """Decode the whole single-frame data messages at the start of ``data``.
+
+    Text comes as ``str``, binary as ``bytes``; stops at the first frame that
+    the general parser must handle. Returns the messages and the bytes taken.
+
+    Raises:
+        OverflowError: ``limit`` is negative or does not fit in 64 bits.
         BufferError: ``data`` is not C-contiguous.
     """

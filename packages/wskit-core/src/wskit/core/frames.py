@@ -250,7 +250,12 @@ def serialize_frame(
 
 def serialize_masked(head: int, data: bytes | bytearray | memoryview) -> bytes:
     """The hot path of :func:`serialize_frame`: a masked frame from its first byte."""
-    return mask_frame(head, data, _mask_key())
+    # _mask_key(), inlined: a call costs more than the masking of a small frame.
+    try:
+        key = _keys.pop()
+    except IndexError:
+        key = _mask_key()
+    return mask_frame(head, data, key)
 
 
 # Payloads at least this long are collected as the reads that carry them rather

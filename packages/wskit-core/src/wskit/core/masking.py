@@ -1,7 +1,8 @@
 """Masking of client frames (RFC 6455 section 5.3), in C when it was built.
 
-This module is the one place that imports the C extension ``wskit.core._speedups``;
-everything else calls :func:`apply_mask` and :func:`mask_frame` from here. The
+This module decides whether the C extension ``wskit.core._speedups`` is used
+(:mod:`wskit.core.whole_frames` follows its choice); everything else calls
+:func:`apply_mask` and :func:`mask_frame` from here. The
 pure-Python twins, :func:`apply_mask_python` and :func:`mask_frame_python`, give
 identical results and is always available, so the
 tests can compare both in one run and a machine without a compiler still works.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import enum
 import logging
-import struct
 from collections.abc import Sequence
 
 from .events import BinaryData, Event, Ping, Pong, TextData
@@ -44,6 +43,7 @@ from .handshake import USER_AGENT, build_request, check_response, generate_key
 from .headers import HeadersLike
 from .http11 import Request, Response, ResponseParser
 from .uri import WebSocketURI, parse_uri
+from .whole_frames import take_messages
 
 __all__ = ["ClientProtocol", "State"]
 
@@ -56,7 +56,12 @@ OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
 _DEFLATE_SLACK_DIVISOR = 3000
 _DEFLATE_SLACK = 64
 
-_unpack_long = struct.Struct("!Q").unpack_from
+# The limit given to take_messages() when max_size is None: larger than any
+# length that a frame header can encode and take_messages() accepts.
+_NO_LIMIT = 2**63
+
+# What take_messages() returns when it takes nothing; callers only read it.
+_NO_MESSAGES: list[str | bytes] = []
 
 
 class State(enum.IntEnum):
@@ -259,55 +264,57 @@ class ClientProtocol:
     def _receive_whole_frames(
         self, data: bytes | bytearray | memoryview
     ) -> bytes | bytearray | memoryview:
-        """Turn the complete, unfragmented data frames at the start of ``data`` into
-        events directly, and return what is left for the general parser.
+        """Queue events for the whole single-frame messages at the start of ``data``
+        and return what is left for the general parser.
 
         Most reads hold whole small messages; taking them straight from the read
         skips the parser's buffer, a :class:`Frame` and two calls per message.
-        Anything unusual (control, fragmented, badly encoded length, masked, reserved
-        bits, too big, bad UTF-8) stops the fast path, and the general parser
-        handles it and everything after it, with its checks and error messages.
         """
-        events = self._events
-        limit = self.max_size if self.max_size is not None else 2**63
-        size = len(data)
-        pos = 0
-        while size - pos >= 2:
-            head = data[pos]
-            length = data[pos + 1]
-            start = pos + 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = (data[pos + 2] << 8) | data[pos + 3]
-                start = pos + 4
-                if length < 126:
-                    break
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                (length,) = _unpack_long(data, pos + 2)
-                start = pos + 10
-                if length < 65536:
-                    break
-            elif length > 127:
-                # Masked: the general parser fails the connection.
-                break
-            end = start + length
-            if end > size or length > limit:
-                break
-            if head == 0x82:
-                events.append(BinaryData(bytes(data[start:end])))
-            elif head == 0x81:
-                try:
-                    text = str(data[start:end], "utf-8")
-                except UnicodeDecodeError:
-                    break
-                events.append(TextData(text))
-            else:
-                break
-            pos = end
-        return data[pos:] if pos else data
+        limit = self.max_size if self.max_size is not None else _NO_LIMIT
+        messages, taken = take_messages(data, limit)
+        if taken:
+            append = self._events.append
+            for message in messages:
+                if type(message) is str:
+                    append(TextData(message))
+                else:
+                    append(BinaryData(message))  # type: ignore[arg-type]
+            return data[taken:]
+        return data
+
+    def take_messages(
+        self, data: bytes | bytearray | memoryview
+    ) -> tuple[list[str | bytes], bytes | bytearray | memoryview]:
+        """Take the whole single-frame messages at the start of a read.
+
+        The fast way in for an I/O layer that queues messages itself: text comes
+        as ``str`` and binary as ``bytes``, without an event per message. The rest
+        of ``data`` (control frames, fragments, anything unusual, an incomplete
+        frame) is returned untouched: feed it to :meth:`receive_data` next, and
+        handle the messages returned here before the events that it produces.
+        When events are still waiting in :meth:`events_received`, or the
+        connection is not in a state for it, nothing is taken.
+
+        Returns:
+            The messages, and the bytes of ``data`` left for :meth:`receive_data`.
+        """
+        if (
+            self._in_opcode is None
+            and not self._events
+            and not self.extensions
+            and not self.debug
+            and not self.eof_rcvd
+            and not self._discarding
+            and self._response_parser is None
+            and self._frames.idle()
+        ):
+            limit = self.max_size if self.max_size is not None else _NO_LIMIT
+            messages, taken = take_messages(data, limit)
+            if taken == len(data):
+                return messages, b""
+            if taken:
+                return messages, data[taken:]
+        return _NO_MESSAGES, data
 
     def receive_eof(self) -> None:
         """Tell the protocol that the server closed its side of the TCP connection.
@@ -345,8 +352,14 @@ class ClientProtocol:
             self._send_eof()
 
     def events_received(self) -> list[Event]:
-        """Drain the events received since the last call."""
-        events, self._events = self._events, []
+        """Drain the events received since the last call.
+
+        The list returned belongs to the caller, except that an empty result may
+        be shared: do not append to it.
+        """
+        events = self._events
+        if events:
+            self._events = []
         return events
 
     def data_to_send(self) -> list[bytes]:
