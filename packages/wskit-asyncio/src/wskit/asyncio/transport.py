@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Any, cast
 
 from wskit.core.events import BinaryData, Event, Pong, TextData
@@ -76,7 +75,9 @@ class ConnectionIO(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._fail_timer: asyncio.TimerHandle | None = None
         self.paused_writing = False
-        self._drain_waiters: deque[asyncio.Future[None]] = deque()
+        # A list, not a deque: it is almost always empty, and an empty deque
+        # takes 600 bytes of every idle connection.
+        self._drain_waiters: list[asyncio.Future[None]] = []
 
     # Hooks for the shape-level code.
 
