@@ -20,7 +20,7 @@ from wskit.core.masking import (
 
 __all__: list[str] = []
 
-FrameFunction = Callable[[int, bytes | bytearray | memoryview, bytes], bytes]
+FrameFunction = Callable[[int, bytes | bytearray | memoryview | str, bytes], bytes]
 
 try:
     _c_mask_frame: FrameFunction | None = importlib.import_module(
@@ -121,3 +121,39 @@ def test_serialized_frame_parses_back(n: int) -> None:
     parser.feed(wire)
     with pytest.raises(Exception, match="masking"):
         parser.parse(None, None)
+
+
+@both
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 200000])
+def test_ascii_str_is_masked_as_its_utf8(build: FrameFunction, size: int) -> None:
+    text = ("wskit " * (size // 6 + 1))[:size]
+    assert build(0x81, text, KEY) == expected(0x81, text.encode(), KEY)
+
+
+@both
+@pytest.mark.parametrize("text", ["é", "ascii then ü", "\U0001f600"])
+def test_non_ascii_str_is_refused(build: FrameFunction, text: str) -> None:
+    with pytest.raises(TypeError, match="only when it is ASCII"):
+        build(0x81, text, KEY)
+
+
+@pytest.mark.property
+@given(text=st.text(max_size=300))
+def test_send_text_frames_any_str_like_its_utf8(text: str) -> None:
+    """The core sends ASCII str without encoding and other str encoded: the
+    frames carry the same payload either way."""
+    from wskit.core.protocol import ClientProtocol, State
+
+    protocol = ClientProtocol("ws://example.com/", state=State.OPEN)
+    protocol.send_text(text)
+    protocol.send_text(text.encode())
+    payloads = []
+    for frame in protocol.data_to_send():
+        assert frame[0] == 0x81
+        length, start = frame[1] & 0x7F, 2
+        if length == 126:
+            (length,), start = struct.unpack_from("!H", frame, 2), 4
+        key = frame[start : start + 4]
+        payloads.append(apply_mask_python(frame[start + 4 :], key))
+        assert len(payloads[-1]) == length
+    assert payloads == [text.encode(), text.encode()]

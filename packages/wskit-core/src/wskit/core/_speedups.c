@@ -198,7 +198,8 @@ PyDoc_STRVAR(mask_frame_doc,
 "\n"
 "Build a whole masked client frame in one buffer (RFC 6455 section 5.2).\n"
 "\n"
-"head is the first byte (FIN, RSV bits, opcode); data any C-contiguous buffer;\n"
+"head is the first byte (FIN, RSV bits, opcode); data any C-contiguous buffer\n"
+"or an ASCII str (its own UTF-8);\n"
 "mask a buffer of exactly 4 bytes. Returns header, masking key and masked\n"
 "payload as one new bytes object, so the payload is copied exactly once.");
 
@@ -232,7 +233,28 @@ mask_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+    if (PyUnicode_Check(args[1])) {
+        /* ASCII text is its own UTF-8: mask it straight from the str, which
+         * saves encoding (a copy) before masking (another). */
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(args[1]) < 0) {
+            return NULL;
+        }
+#endif
+        if (!PyUnicode_IS_ASCII(args[1])) {
+            PyErr_SetString(PyExc_TypeError,
+                            "mask_frame() takes a str only when it is ASCII; "
+                            "encode other text to UTF-8 first");
+            return NULL;
+        }
+        /* A str is immutable and args holds a reference: reading it without
+         * the GIL in mask_buffer() is safe. PyBuffer_Release() of a view
+         * whose obj is NULL does nothing. */
+        memset(&data, 0, sizeof(data));
+        data.buf = PyUnicode_DATA(args[1]);
+        data.len = PyUnicode_GET_LENGTH(args[1]);
+    }
+    else if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     /* Section 5.2: 7-bit, 16-bit or 64-bit payload length. */

@@ -25,13 +25,16 @@ def apply_mask(
 
 def mask_frame(
     head: int,
-    data: bytes | bytearray | memoryview,
+    data: bytes | bytearray | memoryview | str,
     mask: bytes | bytearray | memoryview,
     /,
 ) -> bytes:
     """Build a masked client frame (header, key, masked payload) in one buffer.
 
+    ``data`` may be an ASCII ``str``, masked as its UTF-8 without a copy.
+
     Raises:
+        TypeError: ``data`` is a ``str`` that is not ASCII.
         ValueError: ``head`` is not 0-255 or ``mask`` is not exactly 4 bytes long.
         BufferError: ``data`` is not C-contiguous.
     """

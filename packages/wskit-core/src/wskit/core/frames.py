@@ -248,7 +248,7 @@ def serialize_frame(
     return [header + bytes(data)]
 
 
-def serialize_masked(head: int, data: bytes | bytearray | memoryview) -> bytes:
+def serialize_masked(head: int, data: bytes | bytearray | memoryview | str) -> bytes:
     """The hot path of :func:`serialize_frame`: a masked frame from its first byte."""
     # _mask_key(), inlined: a call costs more than the masking of a small frame.
     try:

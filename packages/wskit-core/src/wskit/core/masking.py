@@ -101,20 +101,30 @@ _pack_long = struct.Struct("!BBQ").pack
 
 
 def mask_frame_python(
-    head: int, data: bytes | bytearray | memoryview, mask: bytes, /
+    head: int, data: bytes | bytearray | memoryview | str, mask: bytes, /
 ) -> bytes:
     """Build a masked client frame: header, masking key, masked payload.
 
     Args:
         head: The first byte of the frame: FIN, RSV bits and opcode.
-        data: The payload; any contiguous bytes-like object.
+        data: The payload; any contiguous bytes-like object, or an ASCII
+            ``str`` (which is its own UTF-8: the C version masks it without
+            encoding it first).
         mask: The 4-byte masking key.
 
     Raises:
         ValueError: ``head`` is not a byte or ``mask`` is not 4 bytes long.
+        TypeError: ``data`` is a ``str`` that is not ASCII.
     """
     if not 0 <= head <= 255:
         raise ValueError(f"head must be the frame's first byte (0-255), got {head}")
+    if isinstance(data, str):
+        if not data.isascii():
+            raise TypeError(
+                "mask_frame() takes a str only when it is ASCII; "
+                "encode other text to UTF-8 first"
+            )
+        data = data.encode("ascii")
     payload = apply_mask_python(data, mask)
     length = len(payload)
     # RFC 6455 section 5.2: 7-bit, 16-bit or 64-bit payload length.
@@ -134,7 +144,7 @@ The C version when it is built and not disabled, else :func:`apply_mask_python`.
 Both take ``(data, mask)`` positionally and behave identically.
 """
 
-mask_frame: Callable[[int, bytes | bytearray | memoryview, bytes], bytes]
+mask_frame: Callable[[int, bytes | bytearray | memoryview | str, bytes], bytes]
 """Build a whole masked client frame in one buffer, copying the payload once.
 
 The C version when it is built and not disabled, else :func:`mask_frame_python`.

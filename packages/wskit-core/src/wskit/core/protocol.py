@@ -636,11 +636,14 @@ class ClientProtocol:
         if self.state is not State.OPEN or self._out_fragmented:
             self._check_new_message()
         self._out_fragmented = not fin
-        if isinstance(data, str):
-            data = data.encode()
         if self.extensions or self.debug:
+            if isinstance(data, str):
+                data = data.encode()
             self._send_data(Opcode.TEXT, data, fin)
         else:
+            if isinstance(data, str) and not data.isascii():
+                data = data.encode()
+            # ASCII text is masked straight from the str, without encoding it.
             self._output.append(serialize_masked(0x81 if fin else 0x01, data))
 
     def send_binary(
