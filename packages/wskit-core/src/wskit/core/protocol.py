@@ -115,6 +115,7 @@ class ClientProtocol:
         "_in_size",
         "_out_fragmented",
         "_output",
+        "_partial_decoded",
         "_partial_done",
         "_partial_text",
         "_pending_failure",
@@ -215,6 +216,10 @@ class ClientProtocol:
         # Created on first use: most connections never need one.
         self._decoder_instance: codecs.IncrementalDecoder | None = None
         self._partial_done = 0
+        # Of those, how many were decoded into _partial_text: ASCII is validated
+        # without decoding, and decoded with the rest once the frame is complete,
+        # so a large ASCII text frame is not decoded in pieces and joined.
+        self._partial_decoded = 0
         self._partial_text: list[str] = []
 
         # Outgoing fragmented message in progress.
@@ -554,9 +559,11 @@ class ClientProtocol:
         if self._in_opcode is Opcode.TEXT:
             if self._partial_done:
                 parts = self._partial_text
-                parts.append(self._decoder.decode(data[self._partial_done :], final))
+                rest = data[self._partial_decoded :] if self._partial_decoded else data
+                parts.append(self._decoder.decode(rest, final))
                 text = "".join(parts)
                 self._partial_done = 0
+                self._partial_decoded = 0
                 self._partial_text = []
             else:
                 if frame.opcode is Opcode.TEXT:
@@ -600,8 +607,20 @@ class ClientProtocol:
         assert partial is not None
         chunk = partial[2]
         if chunk:
-            self._partial_text.append(self._decoder.decode(chunk, False))
-            self._partial_done += len(chunk)
+            decoder = self._decoder
+            if chunk.isascii() and not decoder.getstate()[0]:
+                # Valid whatever follows, as no sequence is left open: decoded
+                # with the rest of the frame once it is complete.
+                self._partial_done += len(chunk)
+                return
+            if self._partial_decoded < self._partial_done:
+                # The ASCII validated so far must come first.
+                partial = self._frames.partial_payload(self._partial_decoded)
+                assert partial is not None
+                chunk = partial[2]
+            self._partial_text.append(decoder.decode(chunk, False))
+            self._partial_decoded += len(chunk)
+            self._partial_done = self._partial_decoded
 
     def _receive_close(self, frame: Frame) -> None:
         # Section 5.5.1: the close payload is a code and a UTF-8 reason.
