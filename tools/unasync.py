@@ -157,19 +157,13 @@ _GETATTR = '''    # websocket = connect(...)
 TWINS: dict[str, list[tuple[str, str]]] = {
     "client.py": [
         ("import asyncio\n", "import time\n"),
-        (
-            "from .network import open_connection\n",
-            "from .network import open_connection, run_with_deadline\n",
-        ),
         ("(OSError, asyncio.TimeoutError, TimeoutError)", "(OSError, TimeoutError)"),
         # Cancelling a task becomes interrupting the thread.
         ("except asyncio.CancelledError:", "except KeyboardInterrupt:"),
-        # asyncio.wait_for bounds a coroutine; a thread bounds each blocking step.
+        # asyncio.timeout bounds a coroutine; a thread bounds each blocking step.
         (
-            "return asyncio.wait_for(self._connect(), self.open_timeout)\n"
-            "        except asyncio.TimeoutError as exc:",
-            "return run_with_deadline(self._connect, self.open_timeout)\n"
-            "        except TimeoutError as exc:",
+            "except asyncio.TimeoutError as exc:",
+            "except TimeoutError as exc:",
         ),
         ("asyncio.sleep(delay)", "time.sleep(delay)"),
         # "await self" opens the connection through __await__.

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
 
 from testing import faulty
 from testing.asyncio_run import async_test
-from testing.servers import TIMEOUT, deaf_server, stalled_server, websockets_server
-from wskit.asyncio import ConnectionClosedError, State, connect
+from testing.servers import (
+    TIMEOUT,
+    deaf_server,
+    raw_server,
+    silent_server,
+    stalled_server,
+    websockets_server,
+)
+from wskit.asyncio import ClientConnection, ConnectionClosedError, State, connect
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:
@@ -114,3 +122,141 @@ async def test_fault_is_not_held_forever_when_the_application_stops_reading() ->
         assert await ws.recv() == b"kept"
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
+
+
+# Closing: close() returns once TCP is closed, in as few turns of the loop as it can.
+
+
+@async_test
+async def test_close_returns_once_the_socket_is_closed() -> None:
+    # The server closes TCP first; the client closes its side as soon as it sees
+    # the EOF, and close() returns after connection_lost() ran.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        sock = ws.transport.get_extra_info("socket")
+        await ws.close()
+        assert ws.connection_lost_waiter.done()
+        assert ws.transport.is_closing()
+        assert sock.fileno() == -1
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1000
+        assert ws.connection_exc is None
+
+
+@async_test
+async def test_cancelled_wait_closed_does_not_cancel_other_waiters() -> None:
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        first = asyncio.ensure_future(ws.wait_closed())
+        second = asyncio.ensure_future(ws.wait_closed())
+        await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await ws.close()
+        await asyncio.wait_for(second, TIMEOUT)
+        assert not ws.connection_lost_waiter.cancelled()
+        assert ws._lost_waiters == []
+
+
+@async_test
+async def test_cancelled_close_still_closes() -> None:
+    # Cancelling close() cancels the wait, not the closing handshake.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        closing = asyncio.ensure_future(ws.close())
+        await asyncio.sleep(0)
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+        assert ws.close_code == 1000
+
+
+# Keepalive: a timer until the first ping, then a task.
+
+
+def keepalive_task(ws: ClientConnection) -> asyncio.Task[None] | None:
+    # A function, so that mypy does not narrow the attribute across awaits.
+    return ws.keepalive_task
+
+
+@async_test
+async def test_keepalive_task_starts_with_the_first_ping() -> None:
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, ping_interval=0.02)
+        assert keepalive_task(ws) is None
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        while ws.latency == 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert ws.latency > 0
+        task = keepalive_task(ws)
+        assert task is not None
+        await ws.close()
+        assert keepalive_task(ws) is None
+        await asyncio.sleep(0)
+        assert task.done()
+
+
+@async_test
+async def test_no_keepalive_task_after_close() -> None:
+    # Closing before the first ping is due cancels the timer: no task, no ping.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, ping_interval=0.01)
+        await ws.close()
+        await asyncio.sleep(0.05)
+        assert ws.keepalive_task is None
+        assert ws._keepalive_timer is None
+
+
+# Opening.
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio.wait_for runs a task before 3.11"
+)
+@async_test
+async def test_opening_runs_in_the_calling_task() -> None:
+    # Context variables set by the caller are seen by the opening, and no task
+    # is created for it.
+    seen: list[asyncio.Task[Any] | None] = []
+
+    class Recording(ClientConnection):
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(asyncio.current_task())
+            await super().handshake(*args, **kwargs)
+
+    async with websockets_server() as peer:
+        async with open_ws(peer.uri, create_connection=Recording) as ws:
+            assert isinstance(ws, Recording)
+        assert seen == [asyncio.current_task()]
+
+
+@async_test
+async def test_cancelling_the_opening_aborts_the_connection() -> None:
+    # The caller's cancellation reaches the opening, which drops the TCP
+    # connection: the server reads EOF.
+    eof = asyncio.Event()
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()
+        eof.set()
+
+    async with raw_server(handle) as peer:
+        opening = asyncio.ensure_future(open_ws(peer.uri).connect())
+        while not peer.connections:
+            await asyncio.sleep(0.01)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(eof.wait(), TIMEOUT)
+
+
+@async_test
+async def test_open_timeout_aborts_the_connection() -> None:
+    async with silent_server() as peer:
+        with pytest.raises(TimeoutError, match=r"after 0\.05 s"):
+            await open_ws(peer.uri, open_timeout=0.05)
+        assert peer.connections == 1

@@ -71,6 +71,9 @@ class ConnectionIO(asyncio.Protocol):
         self.response_rcvd: asyncio.Future[None] = self.loop.create_future()
         #: Resolved by :meth:`connection_lost`; never cancelled.
         self.connection_lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        # One future per caller of wait_connection_lost(): cancelling a caller
+        # cancels only its own.
+        self._lost_waiters: list[asyncio.Future[None]] = []
         #: Why the connection dropped, chained to ``ConnectionClosed``.
         self.connection_exc: BaseException | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -146,8 +149,17 @@ class ConnectionIO(asyncio.Protocol):
         self.send_data()
         for event in events:
             self._process_other(event)
-        # Returning None closes the transport: RFC 6455 section 7.1.1 lets the
-        # client close TCP once the server has.
+        # RFC 6455 section 7.1.1 lets the client close TCP once the server has.
+        # Returning None would close the transport after this call; closing it
+        # here lets the waiters of wait_connection_lost() wake in the turn of the
+        # event loop in which the selector transport calls connection_lost(),
+        # which it scheduled first, rather than one turn after it. TLS closes
+        # through its own shutdown, and a waiter that wakes before
+        # connection_lost() waits again.
+        transport = self.transport
+        if transport.get_extra_info("sslcontext") is None:
+            transport.close()
+            self._wake_lost_waiters()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Mark the connection closed and wake every waiter."""
@@ -174,6 +186,7 @@ class ConnectionIO(asyncio.Protocol):
             self.response_rcvd.set_result(None)
         self.connection_closed()
         self.connection_lost_waiter.set_result(None)
+        self._wake_lost_waiters()
         self.paused_writing = False
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -266,8 +279,25 @@ class ConnectionIO(asyncio.Protocol):
             transport.abort()
 
     async def wait_connection_lost(self) -> None:
-        """Wait until the TCP connection is closed, without cancelling the waiter."""
-        await asyncio.shield(self.connection_lost_waiter)
+        """Wait until the TCP connection is closed, without cancelling the waiter.
+
+        A future of its own rather than :func:`asyncio.shield`, which costs an
+        extra turn of the event loop to pass the result on.
+        """
+        lost = self.connection_lost_waiter
+        waiters = self._lost_waiters
+        while not lost.done():
+            waiter = self.loop.create_future()
+            waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                waiters.remove(waiter)
+
+    def _wake_lost_waiters(self) -> None:
+        for waiter in self._lost_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close_exc(self) -> ConnectionClosed:
         """The exception telling the application how the connection closed."""
