@@ -100,7 +100,9 @@ OMIT: dict[str, frozenset[str]] = {
             "process_pong",
             "connection_closed",
             "start_keepalive",
+            "_start_keepalive_task",
             "keepalive",
+            "_keepalive",
             # The handshake waits on an event, bounded by the opening deadline.
             "handshake",
         }
@@ -202,6 +204,8 @@ TWINS: dict[str, list[tuple[str, str]]] = {
             "self.send_in_progress: threading.Thread | None",
         ),
         ("Another coroutine is already receiving.", "Another thread is receiving."),
+        # The first keepalive ping waits on an event loop timer.
+        ("        self._keepalive_timer: asyncio.TimerHandle | None = None\n", ""),
         # No "async yield from"; a generator has one.
         (
             "for fragment in self.recv_messages.get_iter(decode):\n"

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wskit.core.exceptions import (
     InvalidHeader,
@@ -565,3 +567,25 @@ def test_check_response_full_round_trip_through_parser() -> None:
     )
     assert accepted == [FakeExtension("x-ext", [("level", "3")], "", 0)]
     assert subprotocol == "chat"
+
+
+@pytest.mark.property
+@given(
+    key=st.one_of(
+        st.text(alphabet="AZaz09+/=-_ \n\xe9", max_size=26),
+        st.binary(min_size=14, max_size=18).map(
+            lambda raw: base64.b64encode(raw).decode()
+        ),
+    )
+)
+def test_build_request_key_check_agrees_with_base64(key: str) -> None:
+    # A key is valid exactly when it is base64 (no other characters) of 16 bytes.
+    try:
+        valid = len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
+    except (UnicodeEncodeError, ValueError):
+        valid = False
+    if valid:
+        build_request(parse_uri("ws://h/"), key=key)
+    else:
+        with pytest.raises(ValueError, match="isn't 16 bytes encoded in base64"):
+            build_request(parse_uri("ws://h/"), key=key)

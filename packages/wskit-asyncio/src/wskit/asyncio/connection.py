@@ -92,7 +92,6 @@ class ClientConnection(ConnectionIO):
         self.pending_pings: dict[bytes, tuple[asyncio.Future[float], float]] = {}
         # Set while a fragmented message is being sent; other senders wait on it.
         self.send_in_progress: asyncio.Future[None] | None = None
-        #: The task sending keepalive pings, from the first ping on.
         self.keepalive_task: asyncio.Task[None] | None = None
         self._keepalive_timer: asyncio.TimerHandle | None = None
 

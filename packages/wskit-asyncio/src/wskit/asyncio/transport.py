@@ -146,20 +146,32 @@ class ConnectionIO(asyncio.Protocol):
         protocol = self.protocol
         protocol.receive_eof()
         events = protocol.events_received()
-        self.send_data()
+        transport = self.transport
+        if transport.get_extra_info("sslcontext") is not None:
+            # TLS closes through its own shutdown once this returns.
+            self.send_data()
+            for event in events:
+                self._process_other(event)
+            return
+        # RFC 6455 section 7.1.1 lets the client close TCP once the server has,
+        # and the whole connection is closed right below: write what the core
+        # produced but skip the half-close it asks for, a shutdown() system call
+        # that close() makes redundant.
+        output = protocol.data_to_send()
+        if not transport.is_closing():
+            write = transport.write
+            for chunk in output:
+                if chunk:
+                    write(chunk)
         for event in events:
             self._process_other(event)
-        # RFC 6455 section 7.1.1 lets the client close TCP once the server has.
         # Returning None would close the transport after this call; closing it
         # here lets the waiters of wait_connection_lost() wake in the turn of the
         # event loop in which the selector transport calls connection_lost(),
-        # which it scheduled first, rather than one turn after it. TLS closes
-        # through its own shutdown, and a waiter that wakes before
-        # connection_lost() waits again.
-        transport = self.transport
-        if transport.get_extra_info("sslcontext") is None:
-            transport.close()
-            self._wake_lost_waiters()
+        # which it scheduled first, rather than one turn after it. A waiter that
+        # wakes before connection_lost() waits again.
+        transport.close()
+        self._wake_lost_waiters()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Mark the connection closed and wake every waiter."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from .headers import (
     parse_extension,
     parse_subprotocol,
     parse_upgrade,
-    validate_outgoing,
+    validate_outgoing_all,
 )
 from .http11 import Request, Response
 from .uri import WebSocketURI
@@ -70,6 +71,9 @@ _RESERVED = {
     "sec-websocket-protocol": "pass subprotocols= instead",
 }
 
+# Read only: stands for additional_headers=None.
+_NO_HEADERS = Headers()
+
 # Headers that additional_headers may override rather than duplicate.
 _OVERRIDABLE = ("Host", "Origin", "Authorization", "User-Agent")
 
@@ -97,8 +101,15 @@ def accept_key(key: str) -> str:
     return base64.b64encode(sha1.digest()).decode("ascii")
 
 
+# 16 bytes in base64: 22 characters that carry 128 bits, then two padding signs.
+_KEY_RE = re.compile(r"[A-Za-z0-9+/]{22}==")
+
+
 def _check_key(key: str) -> None:
     # RFC 6455 section 4.1: the key is 16 bytes, base64-encoded.
+    key_obj: object = key
+    if type(key_obj) is str and _KEY_RE.fullmatch(key) is not None:
+        return  # what generate_key() returns; decoding would say the same
     try:
         raw = base64.b64decode(key.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error):
@@ -149,22 +160,28 @@ def build_request(
         UnsafeHeader: A header name or value could inject or corrupt headers.
     """
     _check_key(key)
-    extra = Headers(additional_headers) if additional_headers is not None else Headers()
-    for name in extra:
-        reason = _RESERVED.get(name.lower())
-        if reason is not None:
-            raise ValueError(
-                f"additional_headers can't set {name}: the handshake sets it; {reason}"
-            )
+    extra = Headers(additional_headers) if additional_headers is not None else None
+    if extra is not None:
+        for name in extra:
+            reason = _RESERVED.get(name.lower())
+            if reason is not None:
+                raise ValueError(
+                    f"additional_headers can't set {name}: the handshake sets it; "
+                    f"{reason}"
+                )
+    else:
+        extra = _NO_HEADERS
 
     headers = Headers()
+    # Values known to be str go in without the type checks of __setitem__.
+    append = headers._append
     if "Host" not in extra:
-        headers["Host"] = wsuri.host_header
+        append("Host", wsuri.host_header)
     # RFC 6455 section 4.1, items 5 to 9 of the client's requirements.
-    headers["Upgrade"] = "websocket"
-    headers["Connection"] = "Upgrade"
-    headers["Sec-WebSocket-Key"] = key
-    headers["Sec-WebSocket-Version"] = "13"
+    append("Upgrade", "websocket")
+    append("Connection", "Upgrade")
+    append("Sec-WebSocket-Key", key)
+    append("Sec-WebSocket-Version", "13")
     if origin is not None and "Origin" not in extra:
         headers["Origin"] = origin
     if extensions:
@@ -179,10 +196,10 @@ def build_request(
         headers["Authorization"] = build_authorization_basic(*wsuri.user_info)
     if user_agent_header is not None and "User-Agent" not in extra:
         headers["User-Agent"] = user_agent_header
-    headers.update(extra)
+    if extra:
+        headers.update(extra)
 
-    for name, value in headers.raw_items():
-        validate_outgoing(name, value)
+    validate_outgoing_all(headers)
     return Request(wsuri.resource_name, headers)
 
 
