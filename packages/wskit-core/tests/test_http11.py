@@ -705,7 +705,27 @@ def test_request_path_check(path: str) -> None:
         assert valid
 
 
-@pytest.mark.parametrize("data", CORPUS)
+HEADS = [
+    b"HTTP/1.1 101 X: y\r\nA: 1\r\n\r\n",
+    b"HTTP/1.1 101 \r\nA: 1\r\n\r\n",
+    b"HTTP/1.1 101\r\nA:\r\nB: \t\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\ty \r\nA: \xff\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA : x\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\ry\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\x7f\r\n\r\n",
+    b"HTTP/1.1 101 O\x00K\r\n\r\n",
+    b"HTTP/1.1 099 Low\r\n\r\n",
+    b"HTTP/1.1 600 High\r\n\r\n",
+    b"HTTP/1.1 1010 OK\r\n\r\n",
+    b"HTTP/1.1  101 OK\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\n" + b"A: 1\r\n" * 6 + b"\r\n",
+    b"HTTP/1.1 101 OK\r\n" + b"A: 1\r\n" * 6 + b"B: 2\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nL: " + b"v" * 61 + b"\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nL: " + b"v" * 62 + b"\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("data", CORPUS + HEADS)
 def test_whole_head_parses_like_one_line_at_a_time(data: bytes) -> None:
     # A whole head takes the fast path; cutting it after each LF forces the
     # line by line parser. Both must agree, errors included.

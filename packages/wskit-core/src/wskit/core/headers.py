@@ -127,7 +127,8 @@ class Headers(MutableMapping[str, str]):
         # Lower-case name -> values in order, and -> spelling of the first one.
         self._dict: dict[str, list[str]] = {}
         self._case: dict[str, str] = {}
-        self.update(*args, **kwargs)
+        if args or kwargs:
+            self.update(*args, **kwargs)
 
     def __str__(self) -> str:
         return "".join(f"{name}: {value}\r\n" for name, value in self._list) + "\r\n"
@@ -178,6 +179,23 @@ class Headers(MutableMapping[str, str]):
                 f"and {type(value).__name__}; convert them with str()"
             )
         self._append(name, value)
+
+    @classmethod
+    def _from_pairs(cls, pairs: list[tuple[str, str]]) -> Headers:
+        # For callers that know every name and value is a str; takes the list.
+        headers = cls()
+        headers._list = pairs
+        values_of = headers._dict
+        case = headers._case
+        for name, value in pairs:
+            key = name.lower()
+            values = values_of.get(key)
+            if values is None:
+                values_of[key] = [value]
+                case[key] = name
+            else:
+                values.append(value)
+        return headers
 
     def _append(self, name: str, value: str) -> None:
         # For callers that know both are str, e.g. the response parser.

@@ -48,12 +48,17 @@ _MAX_DIGITS = 16
 
 _OWS = b" \t"
 
-# The fast path of the response parser: a status line and header lines that pass
-# every check, matched in one go each. Anything else goes through the line by
-# line parser, which reports the precise error.
-_FAST_STATUS_RE = re.compile(rb"HTTP/1\.1 ([0-9]{3})(?: ([\x09\x20-\x7e\x80-\xff]*))?")
+# The fast path of the response parser, on the head decoded as ISO-8859-1 (which
+# leaves token characters as they are): a status line and header lines that pass
+# every check of the line by line parser. Anything else goes through the latter,
+# which reports the precise error.
+_FAST_HEAD_RE = re.compile(
+    r"HTTP/1\.1 ([0-9]{3})(?: ([\x09\x20-\x7e\x80-\xff]*))?\r\n"
+    r"((?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[\x09\x20-\x7e\x80-\xff]*\r\n)*)"
+)
+# One header line of such a head; its value without the OWS around it.
 _FAST_HEADER_RE = re.compile(
-    rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[\t ]*([\x09\x20-\x7e\x80-\xff]*?)[\t ]*"
+    r"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[\t ]*([\x09\x20-\x7e\x80-\xff]*?)[\t ]*\r\n"
 )
 
 
@@ -329,43 +334,37 @@ class ResponseParser:
     def _parse_head_at_once(self) -> bool:
         """Parse a whole, valid status line and header block, if buffered.
 
-        The handshake response usually arrives in one piece: this checks each of
-        its lines with one regular expression instead of stepping through the
-        state machine line by line. It accepts exactly what the line by line
-        parser accepts, and leaves anything else to it, untouched, so that errors
-        are reported the same way however the input arrived.
+        The handshake response usually arrives in one piece: this checks it with
+        one regular expression and extracts its headers with another, instead of
+        stepping through the state machine line by line. It accepts exactly what
+        the line by line parser accepts, and leaves anything else to it,
+        untouched, so that errors are reported the same way however the input
+        arrived.
         """
         buffer = self._buffer
         # The first _scanned bytes hold no LF: the blank line cannot start there
         # (this keeps a response fed byte by byte linear).
         end = buffer.find(b"\r\n\r\n", max(self._scanned - 1, 0))
-        if end < 0:
+        # A head no longer than max_line has no line longer than max_line.
+        if end < 0 or end + 2 > self.max_line:
             return False
-        lines = bytes(buffer[:end]).split(b"\r\n")
-        max_line = self.max_line
-        if len(lines) - 1 > self.max_headers:
-            return False
-        status = _FAST_STATUS_RE.fullmatch(lines[0])
-        if status is None or len(lines[0]) > max_line:
+        head = buffer[: end + 2].decode("iso-8859-1")
+        status = _FAST_HEAD_RE.fullmatch(head)
+        if status is None:
             return False
         status_code = int(status[1])
         if not 100 <= status_code <= 599:
             return False
-        headers = Headers()
-        append = headers._append
-        fullmatch = _FAST_HEADER_RE.fullmatch
-        for line in lines[1:]:
-            match = fullmatch(line)
-            if match is None or len(line) > max_line:
-                return False
-            append(match[1].decode("ascii"), match[2].decode("iso-8859-1"))
+        pairs = _FAST_HEADER_RE.findall(head, status.start(3))
+        if len(pairs) > self.max_headers:
+            return False
         del buffer[: end + 4]
         self._scanned = 0
         self._status_code = status_code
         reason = status[2]
-        self._reason = "" if reason is None else reason.decode("iso-8859-1")
-        self._headers = headers
-        self._header_count = len(lines) - 1
+        self._reason = "" if reason is None else reason
+        self._headers = Headers._from_pairs(pairs)
+        self._header_count = len(pairs)
         self._end_of_headers()
         return True
 
