@@ -607,3 +607,19 @@ def test_single_item_shortcuts_agree_with_the_list_grammar(value: str) -> None:
         except InvalidHeaderFormat as exc:
             got = str(exc)
         assert got == expected
+
+
+def test_validate_outgoing_all_checks_again_after_a_change() -> None:
+    headers = Headers([("X-A", "ok")])
+    validate_outgoing_all(headers)
+    validate_outgoing_all(headers)
+    headers["X-B"] = "bad\r\n"
+    with pytest.raises(UnsafeHeader, match="contains CR"):
+        validate_outgoing_all(headers)
+    del headers["X-B"]
+    validate_outgoing_all(headers)
+    headers.update({"X C": "v"})
+    with pytest.raises(UnsafeHeader, match="isn't an HTTP token"):
+        validate_outgoing_all(headers)
+    headers.clear()
+    validate_outgoing_all(headers)

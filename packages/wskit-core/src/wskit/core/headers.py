@@ -120,18 +120,21 @@ class Headers(MutableMapping[str, str]):
             not a ``str``.
     """
 
-    __slots__ = ("_case", "_dict", "_list")
+    __slots__ = ("_case", "_checked", "_dict", "_list")
 
     def __init__(self, *args: HeadersLike, **kwargs: str) -> None:
         self._list: list[tuple[str, str]] = []
         # Lower-case name -> values in order, and -> spelling of the first one.
         self._dict: dict[str, list[str]] = {}
         self._case: dict[str, str] = {}
+        # Set by validate_outgoing_all() once every header passed; any change
+        # clears it.
+        self._checked = False
         if args or kwargs:
             self.update(*args, **kwargs)
 
     def __str__(self) -> str:
-        return "".join(f"{name}: {value}\r\n" for name, value in self._list) + "\r\n"
+        return "".join([f"{name}: {value}\r\n" for name, value in self._list]) + "\r\n"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._list!r})"
@@ -207,12 +210,14 @@ class Headers(MutableMapping[str, str]):
         else:
             values.append(value)
         self._list.append((name, value))
+        self._checked = False
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
         del self._dict[key]
         del self._case[key]
         self._list = [pair for pair in self._list if pair[0].lower() != key]
+        self._checked = False
 
     def __eq__(self, other: object) -> bool:
         # Order between different names carries no meaning in HTTP; order among
@@ -226,6 +231,7 @@ class Headers(MutableMapping[str, str]):
     def clear(self) -> None:
         """Remove every header."""
         self._list.clear()
+        self._checked = False
         self._dict.clear()
         self._case.clear()
 
@@ -349,6 +355,8 @@ def validate_outgoing_all(headers: Headers) -> None:
     Raises:
         UnsafeHeader: As :func:`validate_outgoing`, for the first bad header.
     """
+    if headers._checked:
+        return  # unchanged since it passed: the request builder checked it
     pairs = headers._list
     if not pairs:
         return
@@ -365,6 +373,7 @@ def validate_outgoing_all(headers: Headers) -> None:
     ):
         for name, value in list(pairs):
             validate_outgoing(name, value)
+    headers._checked = True
 
 
 # Parsers for received header values. Each takes the whole value and a position,
