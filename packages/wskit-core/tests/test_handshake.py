@@ -107,6 +107,29 @@ def test_generate_key() -> None:
     assert generate_key() != key
 
 
+def test_generated_keys_are_unique_and_valid() -> None:
+    # More than one block of the key pool.
+    keys = [generate_key() for _ in range(300)]
+    assert len(set(keys)) == 300
+    for key in keys:
+        assert len(base64.b64decode(key, validate=True)) == 16
+
+
+def test_key_pool_dropped_after_fork() -> None:
+    # _drop_keys runs in a forked child (os.register_at_fork): the child then
+    # draws from a fresh block instead of replaying its parent's keys.
+    from wskit.core import handshake
+
+    generate_key()
+    remaining = list(handshake._keys)
+    handshake._drop_keys()
+    assert handshake._keys == []
+    key = generate_key()
+    assert len(handshake._keys) == handshake._KEYS_PER_BLOCK - 1
+    assert key not in remaining
+    assert not set(remaining) & set(handshake._keys)
+
+
 def test_accept_key_rfc6455_example() -> None:
     # RFC 6455 section 1.3.
     assert accept_key(KEY) == ACCEPT

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 import secrets
 import sys
@@ -78,6 +79,14 @@ _NO_HEADERS = Headers()
 _OVERRIDABLE = ("Host", "Origin", "Authorization", "User-Agent")
 
 
+# Keys are cut from one larger block of os.urandom output, as frames.py does for
+# mask keys: the same CSPRNG stream as one call per connection, without a system
+# call each time. They wait in a list because list.pop() is atomic: threads
+# connecting at once never get the same key, without a lock.
+_KEYS_PER_BLOCK = 64
+_keys: list[str] = []
+
+
 def generate_key() -> str:
     """Return a fresh ``Sec-WebSocket-Key``.
 
@@ -85,8 +94,27 @@ def generate_key() -> str:
     base64-encoded"; it must be chosen anew for each connection, from a source
     that servers and intermediaries cannot predict.
     """
-    # binascii rather than base64.b64encode(): the same bytes, one call less.
-    return binascii.b2a_base64(secrets.token_bytes(16), newline=False).decode("ascii")
+    try:
+        return _keys.pop()
+    except IndexError:
+        block = secrets.token_bytes(16 * _KEYS_PER_BLOCK)
+        # binascii rather than base64.b64encode(): the same text, one call less.
+        _keys.extend(
+            [
+                binascii.b2a_base64(block[i : i + 16], newline=False).decode("ascii")
+                for i in range(0, len(block), 16)
+            ]
+        )
+        return _keys.pop()
+
+
+def _drop_keys() -> None:
+    # A forked child must not reuse the keys its parent will also use.
+    _keys.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch
+    os.register_at_fork(after_in_child=_drop_keys)
 
 
 def accept_key(key: str) -> str:
