@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -230,6 +231,51 @@ async def test_opening_runs_in_the_calling_task() -> None:
         async with open_ws(peer.uri, create_connection=Recording) as ws:
             assert isinstance(ws, Recording)
         assert seen == [asyncio.current_task()]
+        task = asyncio.current_task()
+        assert task is not None
+        if sys.version_info >= (3, 11):  # (the test is skipped before)
+            assert task.cancelling() == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is 3.11+")
+@async_test
+async def test_open_timeout_swallowed_by_the_opening_is_withdrawn() -> None:
+    # As with asyncio.timeout: when the opening absorbs the cancellation and
+    # succeeds anyway, the connection is returned and the task is left with no
+    # pending cancellation.
+    class Stubborn(ClientConnection):
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(TIMEOUT)
+            await super().handshake(*args, **kwargs)
+
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, open_timeout=0.02, create_connection=Stubborn)
+        task = asyncio.current_task()
+        assert task is not None
+        if sys.version_info >= (3, 11):  # (the test is skipped before)
+            assert task.cancelling() == 0
+        await asyncio.sleep(0)  # no cancellation left to hit this await
+        await ws.close()
+        assert ws.close_code == 1000
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is 3.11+")
+@async_test
+async def test_cancel_during_open_timeout_stays_a_cancellation() -> None:
+    # A cancellation from outside, even once the deadline passed, is not turned
+    # into TimeoutError.
+    async with silent_server() as peer:
+
+        async def opening() -> None:
+            await open_ws(peer.uri, open_timeout=0.05)
+
+        task = asyncio.ensure_future(opening())
+        while not peer.connections:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 @async_test

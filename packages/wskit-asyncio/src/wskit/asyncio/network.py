@@ -100,10 +100,12 @@ async def run_with_deadline(
 ) -> _T:
     """Await ``func()`` in the current task, cancelled after ``timeout`` seconds.
 
-    The twin of the threading client's ``run_with_deadline``. On Python 3.11 and
-    later this is :func:`asyncio.timeout`: unlike :func:`asyncio.wait_for` before
-    Python 3.12, it runs ``func()`` in the calling task rather than in a new one,
-    which spares each opening a task and two steps of the event loop.
+    The twin of the threading client's ``run_with_deadline``. Unlike
+    :func:`asyncio.wait_for` before Python 3.12, it runs ``func()`` in the
+    calling task rather than in a new one, which spares each opening a task and
+    two steps of the event loop. From Python 3.11 it behaves as
+    :func:`asyncio.timeout`, cancellation counting included, with a plain timer
+    callback instead of a context manager object and two more coroutines.
 
     Args:
         func: The opening, e.g. ``connect._connect``.
@@ -118,9 +120,42 @@ async def run_with_deadline(
     if timeout is None:
         return await func()
     if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
+        return await _run_with_timer(func, timeout)
+    else:  # pragma: no cover - 3.10
+        return await asyncio.wait_for(func(), timeout)
+
+
+if sys.version_info >= (3, 11):
+
+    async def _run_with_timer(func: Callable[[], Awaitable[_T]], timeout: float) -> _T:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - an await always runs in a task
+            raise RuntimeError("run_with_deadline() must run in a task")
+        # As asyncio.timeout: a cancellation requested by someone else while the
+        # timer also fired is not turned into TimeoutError.
+        cancelling = task.cancelling()
+        expired: list[bool] = []
+        handle = asyncio.get_running_loop().call_later(
+            timeout, _deadline_expired, task, expired
+        )
+        try:
             return await func()
-    return await asyncio.wait_for(func(), timeout)  # pragma: no cover - 3.10
+        except asyncio.CancelledError as exc:
+            if expired:
+                expired.clear()  # handled here: not again below
+                if task.uncancel() <= cancelling:
+                    raise TimeoutError from exc
+            raise
+        finally:
+            handle.cancel()
+            if expired:
+                # The timer fired but func() ended otherwise: withdraw the request.
+                task.uncancel()
+
+
+def _deadline_expired(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 async def _http_tunnel(
