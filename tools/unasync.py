@@ -205,7 +205,11 @@ TWINS: dict[str, list[tuple[str, str]]] = {
         ),
         ("Another coroutine is already receiving.", "Another thread is receiving."),
         # The first keepalive ping waits on an event loop timer.
-        ("        self._keepalive_timer: asyncio.TimerHandle | None = None\n", ""),
+        ("        self._keepalive_timer: QueuedTimer | None = None\n", ""),
+        (
+            "from .transport import ConnectionIO, QueuedTimer, timer_queue\n",
+            "from .transport import ConnectionIO\n",
+        ),
         # No "async yield from"; a generator has one.
         (
             "for fragment in self.recv_messages.get_iter(decode):\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sys
 from typing import Any
 
@@ -20,6 +21,7 @@ from testing.servers import (
     websockets_server,
 )
 from wskit.asyncio import ClientConnection, ConnectionClosedError, State, connect
+from wskit.asyncio.transport import timer_queue
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:
@@ -306,3 +308,103 @@ async def test_open_timeout_aborts_the_connection() -> None:
         with pytest.raises(TimeoutError, match=r"after 0\.05 s"):
             await open_ws(peer.uri, open_timeout=0.05)
         assert peer.connections == 1
+
+
+# TimerQueue: timers of one delay share one event loop timer.
+
+_var: contextvars.ContextVar[str] = contextvars.ContextVar("_var", default="-")
+
+
+@async_test
+async def test_timer_queue_runs_timers_in_order_in_their_context() -> None:
+    loop = asyncio.get_running_loop()
+    queue = timer_queue(loop, 0.02)
+    assert timer_queue(loop, 0.02) is queue
+    fired: list[tuple[str, str]] = []
+    for name in ("a", "b", "c", "d"):
+        _var.set(name)
+        timer = queue.call_later(lambda name=name: fired.append((name, _var.get())))
+        if name == "b":
+            timer.cancel()
+            timer.cancel()  # twice: no effect
+        await asyncio.sleep(0.005)
+    started = loop.time()
+    while len(fired) < 3 and loop.time() < started + TIMEOUT:
+        await asyncio.sleep(0.005)
+    assert fired == [("a", "a"), ("c", "c"), ("d", "d")]
+    assert not queue.timers
+    assert queue.handle is None
+
+
+@async_test
+async def test_timer_queue_timers_fire_no_earlier_than_their_delay() -> None:
+    loop = asyncio.get_running_loop()
+    queue = timer_queue(loop, 0.03)
+    fired: list[float] = []
+    armed = loop.time()
+    queue.call_later(lambda: fired.append(loop.time()))
+    while not fired and loop.time() < armed + TIMEOUT:
+        await asyncio.sleep(0.005)
+    assert fired
+    assert fired[0] >= armed + 0.03 - 0.001
+
+
+@async_test
+async def test_timer_queue_drops_cancelled_timers() -> None:
+    queue = timer_queue(asyncio.get_running_loop(), 3600)
+    timers = [queue.call_later(lambda: None) for _ in range(300)]
+    for timer in timers:
+        timer.cancel()
+    # Purged whenever more than half are dead: the queue does not grow.
+    assert len(queue.timers) < 150
+    assert queue.dead < 150
+
+
+@async_test
+async def test_timer_queue_isolates_failing_callbacks() -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    try:
+        queue = timer_queue(loop, 0.01)
+        fired: list[str] = []
+
+        def fail() -> None:
+            raise RuntimeError("boom")
+
+        queue.call_later(fail)
+        queue.call_later(lambda: fired.append("next"))
+        started = loop.time()
+        while not fired and loop.time() < started + TIMEOUT:
+            await asyncio.sleep(0.005)
+        assert fired == ["next"]
+        assert isinstance(errors[0]["exception"], RuntimeError)
+    finally:
+        loop.set_exception_handler(None)
+
+
+@async_test
+async def test_keepalive_task_runs_in_the_context_of_its_connection() -> None:
+    seen: list[str] = []
+
+    class Recording(ClientConnection):
+        async def ping(self, data: Any = None) -> Any:
+            seen.append(_var.get())
+            return await super().ping(data)
+
+    async with websockets_server() as peer:
+        _var.set("first")
+        first = await open_ws(peer.uri, ping_interval=0.02, create_connection=Recording)
+        _var.set("second")
+        second = await open_ws(
+            peer.uri, ping_interval=0.02, create_connection=Recording
+        )
+        _var.set("neither")
+        started = asyncio.get_running_loop().time()
+        while (
+            len(set(seen)) < 2 and asyncio.get_running_loop().time() < started + TIMEOUT
+        ):
+            await asyncio.sleep(0.01)
+        await first.close()
+        await second.close()
+    assert set(seen) == {"first", "second"}

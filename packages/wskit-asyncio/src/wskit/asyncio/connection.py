@@ -28,7 +28,7 @@ from wskit.core.headers import HeadersLike
 from wskit.core.http11 import Request, Response
 from wskit.core.protocol import ClientProtocol, State
 
-from .transport import ConnectionIO
+from .transport import ConnectionIO, QueuedTimer, timer_queue
 
 __all__ = ["ClientConnection", "Data"]
 
@@ -93,7 +93,7 @@ class ClientConnection(ConnectionIO):
         # Set while a fragmented message is being sent; other senders wait on it.
         self.send_in_progress: asyncio.Future[None] | None = None
         self.keepalive_task: asyncio.Task[None] | None = None
-        self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._keepalive_timer: QueuedTimer | None = None
 
     # Properties.
 
@@ -587,9 +587,9 @@ class ClientConnection(ConnectionIO):
             and self._keepalive_timer is None
             and not self.connection_lost_waiter.done()
         ):
-            self._keepalive_timer = self.loop.call_later(
-                self.ping_interval, self._start_keepalive_task
-            )
+            self._keepalive_timer = timer_queue(
+                self.loop, self.ping_interval
+            ).call_later(self._start_keepalive_task)
 
     def _start_keepalive_task(self) -> None:
         self._keepalive_timer = None

@@ -27,6 +27,8 @@ from wskit.core.proxy import (
 )
 from wskit.core.uri import WebSocketURI
 
+from .transport import timer_queue
+
 __all__ = ["open_connection", "run_with_deadline"]
 
 _P = TypeVar("_P", bound=asyncio.Protocol)
@@ -135,8 +137,8 @@ if sys.version_info >= (3, 11):
         # timer also fired is not turned into TimeoutError.
         cancelling = task.cancelling()
         expired: list[bool] = []
-        handle = asyncio.get_running_loop().call_later(
-            timeout, _deadline_expired, task, expired
+        handle = timer_queue(asyncio.get_running_loop(), timeout).call_later(
+            _deadline_expired, task, expired
         )
         try:
             return await func()
