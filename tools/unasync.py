@@ -100,7 +100,9 @@ OMIT: dict[str, frozenset[str]] = {
             "process_pong",
             "connection_closed",
             "start_keepalive",
+            "_start_keepalive_task",
             "keepalive",
+            "_keepalive",
             # The handshake waits on an event, bounded by the opening deadline.
             "handshake",
         }
@@ -157,19 +159,13 @@ _GETATTR = '''    # websocket = connect(...)
 TWINS: dict[str, list[tuple[str, str]]] = {
     "client.py": [
         ("import asyncio\n", "import time\n"),
-        (
-            "from .network import open_connection\n",
-            "from .network import open_connection, run_with_deadline\n",
-        ),
         ("(OSError, asyncio.TimeoutError, TimeoutError)", "(OSError, TimeoutError)"),
         # Cancelling a task becomes interrupting the thread.
         ("except asyncio.CancelledError:", "except KeyboardInterrupt:"),
-        # asyncio.wait_for bounds a coroutine; a thread bounds each blocking step.
+        # asyncio.timeout bounds a coroutine; a thread bounds each blocking step.
         (
-            "return asyncio.wait_for(self._connect(), self.open_timeout)\n"
-            "        except asyncio.TimeoutError as exc:",
-            "return run_with_deadline(self._connect, self.open_timeout)\n"
-            "        except TimeoutError as exc:",
+            "except asyncio.TimeoutError as exc:",
+            "except TimeoutError as exc:",
         ),
         ("asyncio.sleep(delay)", "time.sleep(delay)"),
         # "await self" opens the connection through __await__.
@@ -208,6 +204,12 @@ TWINS: dict[str, list[tuple[str, str]]] = {
             "self.send_in_progress: threading.Thread | None",
         ),
         ("Another coroutine is already receiving.", "Another thread is receiving."),
+        # The first keepalive ping waits on an event loop timer.
+        ("        self._keepalive_timer: QueuedTimer | None = None\n", ""),
+        (
+            "from .transport import ConnectionIO, QueuedTimer, timer_queue\n",
+            "from .transport import ConnectionIO\n",
+        ),
         # No "async yield from"; a generator has one.
         (
             "for fragment in self.recv_messages.get_iter(decode):\n"

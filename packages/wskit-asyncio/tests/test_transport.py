@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import sys
 from typing import Any
 
 import pytest
@@ -15,10 +18,12 @@ from testing.servers import (
     deaf_server,
     raw_server,
     read_request,
+    silent_server,
     stalled_server,
     websockets_server,
 )
-from wskit.asyncio import ConnectionClosedError, State, connect
+from wskit.asyncio import ClientConnection, ConnectionClosedError, State, connect
+from wskit.asyncio.transport import timer_queue
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:
@@ -122,6 +127,289 @@ async def test_fault_is_not_held_forever_when_the_application_stops_reading() ->
         assert await ws.recv() == b"kept"
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
+
+
+# Closing: close() returns once TCP is closed, in as few turns of the loop as it can.
+
+
+@async_test
+async def test_close_returns_once_the_socket_is_closed() -> None:
+    # The server closes TCP first; the client closes its side as soon as it sees
+    # the EOF, and close() returns after connection_lost() ran.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        sock = ws.transport.get_extra_info("socket")
+        await ws.close()
+        assert ws.connection_lost_waiter.done()
+        assert ws.transport.is_closing()
+        assert sock.fileno() == -1
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1000
+        assert ws.connection_exc is None
+
+
+@async_test
+async def test_cancelled_wait_closed_does_not_cancel_other_waiters() -> None:
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        first = asyncio.ensure_future(ws.wait_closed())
+        second = asyncio.ensure_future(ws.wait_closed())
+        await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await ws.close()
+        await asyncio.wait_for(second, TIMEOUT)
+        assert not ws.connection_lost_waiter.cancelled()
+        assert ws._lost_waiters == []
+
+
+@async_test
+async def test_cancelled_close_still_closes() -> None:
+    # Cancelling close() cancels the wait, not the closing handshake.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri)
+        closing = asyncio.ensure_future(ws.close())
+        await asyncio.sleep(0)
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+        assert ws.close_code == 1000
+
+
+# Keepalive: a timer until the first ping, then a task.
+
+
+def keepalive_task(ws: ClientConnection) -> asyncio.Task[None] | None:
+    # A function, so that mypy does not narrow the attribute across awaits.
+    return ws.keepalive_task
+
+
+@async_test
+async def test_keepalive_task_starts_with_the_first_ping() -> None:
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, ping_interval=0.02)
+        assert keepalive_task(ws) is None
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        while ws.latency == 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert ws.latency > 0
+        task = keepalive_task(ws)
+        assert task is not None
+        await ws.close()
+        assert keepalive_task(ws) is None
+        await asyncio.sleep(0)
+        assert task.done()
+
+
+@async_test
+async def test_no_keepalive_task_after_close() -> None:
+    # Closing before the first ping is due cancels the timer: no task, no ping.
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, ping_interval=0.01)
+        await ws.close()
+        await asyncio.sleep(0.05)
+        assert ws.keepalive_task is None
+        assert ws._keepalive_timer is None
+
+
+# Opening.
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio.wait_for runs a task before 3.11"
+)
+@async_test
+async def test_opening_runs_in_the_calling_task() -> None:
+    # Context variables set by the caller are seen by the opening, and no task
+    # is created for it.
+    seen: list[asyncio.Task[Any] | None] = []
+
+    class Recording(ClientConnection):
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            seen.append(asyncio.current_task())
+            await super().handshake(*args, **kwargs)
+
+    async with websockets_server() as peer:
+        async with open_ws(peer.uri, create_connection=Recording) as ws:
+            assert isinstance(ws, Recording)
+        assert seen == [asyncio.current_task()]
+        task = asyncio.current_task()
+        assert task is not None
+        if sys.version_info >= (3, 11):  # (the test is skipped before)
+            assert task.cancelling() == 0
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is 3.11+")
+@async_test
+async def test_open_timeout_swallowed_by_the_opening_is_withdrawn() -> None:
+    # As with asyncio.timeout: when the opening absorbs the cancellation and
+    # succeeds anyway, the connection is returned and the task is left with no
+    # pending cancellation.
+    class Stubborn(ClientConnection):
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(TIMEOUT)
+            await super().handshake(*args, **kwargs)
+
+    async with websockets_server() as peer:
+        ws = await open_ws(peer.uri, open_timeout=0.02, create_connection=Stubborn)
+        task = asyncio.current_task()
+        assert task is not None
+        if sys.version_info >= (3, 11):  # (the test is skipped before)
+            assert task.cancelling() == 0
+        await asyncio.sleep(0)  # no cancellation left to hit this await
+        await ws.close()
+        assert ws.close_code == 1000
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is 3.11+")
+@async_test
+async def test_cancel_during_open_timeout_stays_a_cancellation() -> None:
+    # A cancellation from outside, even once the deadline passed, is not turned
+    # into TimeoutError.
+    async with silent_server() as peer:
+
+        async def opening() -> None:
+            await open_ws(peer.uri, open_timeout=0.05)
+
+        task = asyncio.ensure_future(opening())
+        while not peer.connections:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@async_test
+async def test_cancelling_the_opening_aborts_the_connection() -> None:
+    # The caller's cancellation reaches the opening, which drops the TCP
+    # connection: the server reads EOF.
+    eof = asyncio.Event()
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()
+        eof.set()
+
+    async with raw_server(handle) as peer:
+        opening = asyncio.ensure_future(open_ws(peer.uri).connect())
+        while not peer.connections:
+            await asyncio.sleep(0.01)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(eof.wait(), TIMEOUT)
+
+
+@async_test
+async def test_open_timeout_aborts_the_connection() -> None:
+    async with silent_server() as peer:
+        with pytest.raises(TimeoutError, match=r"after 0\.05 s"):
+            await open_ws(peer.uri, open_timeout=0.05)
+        assert peer.connections == 1
+
+
+# TimerQueue: timers of one delay share one event loop timer.
+
+_var: contextvars.ContextVar[str] = contextvars.ContextVar("_var", default="-")
+
+
+@async_test
+async def test_timer_queue_runs_timers_in_order_in_their_context() -> None:
+    loop = asyncio.get_running_loop()
+    queue = timer_queue(loop, 0.02)
+    assert timer_queue(loop, 0.02) is queue
+    fired: list[tuple[str, str]] = []
+    for name in ("a", "b", "c", "d"):
+        _var.set(name)
+        timer = queue.call_later(lambda name=name: fired.append((name, _var.get())))
+        if name == "b":
+            timer.cancel()
+            timer.cancel()  # twice: no effect
+        await asyncio.sleep(0.005)
+    started = loop.time()
+    while len(fired) < 3 and loop.time() < started + TIMEOUT:
+        await asyncio.sleep(0.005)
+    assert fired == [("a", "a"), ("c", "c"), ("d", "d")]
+    assert not queue.timers
+    assert queue.handle is None
+
+
+@async_test
+async def test_timer_queue_timers_fire_no_earlier_than_their_delay() -> None:
+    loop = asyncio.get_running_loop()
+    queue = timer_queue(loop, 0.03)
+    fired: list[float] = []
+    armed = loop.time()
+    queue.call_later(lambda: fired.append(loop.time()))
+    while not fired and loop.time() < armed + TIMEOUT:
+        await asyncio.sleep(0.005)
+    assert fired
+    assert fired[0] >= armed + 0.03 - 0.001
+
+
+@async_test
+async def test_timer_queue_drops_cancelled_timers() -> None:
+    queue = timer_queue(asyncio.get_running_loop(), 3600)
+    timers = [queue.call_later(lambda: None) for _ in range(300)]
+    for timer in timers:
+        timer.cancel()
+    # Purged whenever more than half are dead: the queue does not grow.
+    assert len(queue.timers) < 150
+    assert queue.dead < 150
+
+
+@async_test
+async def test_timer_queue_isolates_failing_callbacks() -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    try:
+        queue = timer_queue(loop, 0.01)
+        fired: list[str] = []
+
+        def fail() -> None:
+            raise RuntimeError("boom")
+
+        queue.call_later(fail)
+        queue.call_later(lambda: fired.append("next"))
+        started = loop.time()
+        while not fired and loop.time() < started + TIMEOUT:
+            await asyncio.sleep(0.005)
+        assert fired == ["next"]
+        assert isinstance(errors[0]["exception"], RuntimeError)
+    finally:
+        loop.set_exception_handler(None)
+
+
+@async_test
+async def test_keepalive_task_runs_in_the_context_of_its_connection() -> None:
+    seen: list[str] = []
+
+    class Recording(ClientConnection):
+        async def ping(self, data: Any = None) -> Any:
+            seen.append(_var.get())
+            return await super().ping(data)
+
+    async with websockets_server() as peer:
+        _var.set("first")
+        first = await open_ws(peer.uri, ping_interval=0.02, create_connection=Recording)
+        _var.set("second")
+        second = await open_ws(
+            peer.uri, ping_interval=0.02, create_connection=Recording
+        )
+        _var.set("neither")
+        started = asyncio.get_running_loop().time()
+        while (
+            len(set(seen)) < 2 and asyncio.get_running_loop().time() < started + TIMEOUT
+        ):
+            await asyncio.sleep(0.01)
+        await first.close()
+        await second.close()
+    assert set(seen) == {"first", "second"}
 
 
 @async_test

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wskit.core.exceptions import (
     InvalidHeader,
@@ -103,6 +105,29 @@ def test_generate_key() -> None:
     key = generate_key()
     assert len(base64.b64decode(key, validate=True)) == 16
     assert generate_key() != key
+
+
+def test_generated_keys_are_unique_and_valid() -> None:
+    # More than one block of the key pool.
+    keys = [generate_key() for _ in range(300)]
+    assert len(set(keys)) == 300
+    for key in keys:
+        assert len(base64.b64decode(key, validate=True)) == 16
+
+
+def test_key_pool_dropped_after_fork() -> None:
+    # _drop_keys runs in a forked child (os.register_at_fork): the child then
+    # draws from a fresh block instead of replaying its parent's keys.
+    from wskit.core import handshake
+
+    generate_key()
+    remaining = list(handshake._keys)
+    handshake._drop_keys()
+    assert handshake._keys == []
+    key = generate_key()
+    assert len(handshake._keys) == handshake._KEYS_PER_BLOCK - 1
+    assert key not in remaining
+    assert not set(remaining) & set(handshake._keys)
 
 
 def test_accept_key_rfc6455_example() -> None:
@@ -565,3 +590,25 @@ def test_check_response_full_round_trip_through_parser() -> None:
     )
     assert accepted == [FakeExtension("x-ext", [("level", "3")], "", 0)]
     assert subprotocol == "chat"
+
+
+@pytest.mark.property
+@given(
+    key=st.one_of(
+        st.text(alphabet="AZaz09+/=-_ \n\xe9", max_size=26),
+        st.binary(min_size=14, max_size=18).map(
+            lambda raw: base64.b64encode(raw).decode()
+        ),
+    )
+)
+def test_build_request_key_check_agrees_with_base64(key: str) -> None:
+    # A key is valid exactly when it is base64 (no other characters) of 16 bytes.
+    try:
+        valid = len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
+    except (UnicodeEncodeError, ValueError):
+        valid = False
+    if valid:
+        build_request(parse_uri("ws://h/"), key=key)
+    else:
+        with pytest.raises(ValueError, match="isn't 16 bytes encoded in base64"):
+            build_request(parse_uri("ws://h/"), key=key)

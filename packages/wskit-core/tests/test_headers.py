@@ -10,6 +10,9 @@ from wskit.core.exceptions import InvalidHeaderFormat, UnsafeHeader
 from wskit.core.headers import (
     Headers,
     MultipleValuesError,
+    _parse_list,
+    _parse_protocol,
+    _parse_token,
     build_authorization_basic,
     build_extension,
     build_subprotocol,
@@ -18,6 +21,7 @@ from wskit.core.headers import (
     parse_subprotocol,
     parse_upgrade,
     validate_outgoing,
+    validate_outgoing_all,
     validate_subprotocols,
 )
 from wskit.core.http11 import ResponseParser
@@ -498,3 +502,124 @@ def test_build_authorization_basic_password_may_contain_colon() -> None:
 def test_build_authorization_basic_rejects_colon_in_username() -> None:
     with pytest.raises(ValueError, match="contains ':'"):
         build_authorization_basic("us:er", "pass")
+
+
+# validate_outgoing_all: every header at once, the same errors as one by one.
+
+
+def test_validate_outgoing_all_accepts_valid_headers() -> None:
+    validate_outgoing_all(Headers())
+    validate_outgoing_all(
+        Headers([("Host", "example.com"), ("X-Ok", " tab\there ~! "), ("X-Empty", "")])
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("", "v"),
+        ("X Space", "v"),
+        ("X:Colon", "v"),
+        ("X-\xe9", "v"),
+        ("X\r\nInjected", "v"),
+        ("X-Test", "a\rb"),
+        ("X-Test", "a\nX-Evil: 1"),
+        ("X-Test", "\x00"),
+        ("X-Test", "ab\x7f"),
+        ("X-Test", "caf\xe9"),
+    ],
+)
+def test_validate_outgoing_all_reports_like_validate_outgoing(
+    name: str, value: str
+) -> None:
+    with pytest.raises(UnsafeHeader) as expected:
+        validate_outgoing(name, value)
+    # The bad header among good ones, anywhere in the list.
+    for position in range(3):
+        pairs = [("Host", "example.com"), ("X-Good", "fine")]
+        pairs.insert(position, (name, value))
+        with pytest.raises(UnsafeHeader) as got:
+            validate_outgoing_all(Headers(pairs))
+        assert str(got.value) == str(expected.value)
+        assert (got.value.name, got.value.value) == (name, value)
+
+
+def test_validate_outgoing_all_reports_the_first_bad_header() -> None:
+    headers = Headers([("X-A", "ok"), ("X-B", "bad\n"), ("X C", "v")])
+    with pytest.raises(UnsafeHeader, match="contains LF") as exc_info:
+        validate_outgoing_all(headers)
+    assert exc_info.value.name == "X-B"
+
+
+def test_validate_outgoing_all_rejects_non_str_pairs() -> None:
+    # Headers refuses them; a pair slipped into its list is still caught.
+    headers = Headers([("X-A", "ok")])
+    headers._list.append(("X-B", 5))  # type: ignore[arg-type]
+    with pytest.raises(UnsafeHeader, match="the value is a int, not a str"):
+        validate_outgoing_all(headers)
+
+
+@pytest.mark.property
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.text(alphabet="aZ9-!: \t\r\n\x00\x7f\xe9", max_size=4),
+            st.text(alphabet="aZ9-!: \t\r\n\x00\x7f\xe9", max_size=4),
+        ),
+        max_size=4,
+    )
+)
+def test_validate_outgoing_all_agrees_with_validate_outgoing(
+    pairs: list[tuple[str, str]],
+) -> None:
+    def one_by_one() -> str | None:
+        for name, value in pairs:
+            try:
+                validate_outgoing(name, value)
+            except UnsafeHeader as exc:
+                return str(exc)
+        return None
+
+    expected = one_by_one()
+    if expected is None:
+        validate_outgoing_all(Headers(pairs))
+    else:
+        with pytest.raises(UnsafeHeader) as exc_info:
+            validate_outgoing_all(Headers(pairs))
+        assert str(exc_info.value) == expected
+
+
+@pytest.mark.property
+@given(value=st.text(alphabet='aZ9-/!, \t;="\xe9', max_size=12))
+def test_single_item_shortcuts_agree_with_the_list_grammar(value: str) -> None:
+    # parse_connection and parse_upgrade take a shortcut for a lone token or
+    # protocol; the general grammar must give the same answer.
+    for parse, parse_item, name in (
+        (parse_connection, _parse_token, "Connection"),
+        (parse_upgrade, _parse_protocol, "Upgrade"),
+    ):
+        try:
+            expected: object = _parse_list(parse_item, value, name)
+        except InvalidHeaderFormat as exc:
+            expected = str(exc)
+        try:
+            got: object = parse(value)
+        except InvalidHeaderFormat as exc:
+            got = str(exc)
+        assert got == expected
+
+
+def test_validate_outgoing_all_checks_again_after_a_change() -> None:
+    headers = Headers([("X-A", "ok")])
+    validate_outgoing_all(headers)
+    validate_outgoing_all(headers)
+    headers["X-B"] = "bad\r\n"
+    with pytest.raises(UnsafeHeader, match="contains CR"):
+        validate_outgoing_all(headers)
+    del headers["X-B"]
+    validate_outgoing_all(headers)
+    headers.update({"X C": "v"})
+    with pytest.raises(UnsafeHeader, match="isn't an HTTP token"):
+        validate_outgoing_all(headers)
+    headers.clear()
+    validate_outgoing_all(headers)

@@ -49,7 +49,9 @@ def test_request_serialize() -> None:
     )
 
 
-@pytest.mark.parametrize("path", ["", "/a b", "/\r\nX: y", "/caf\xe9", "/\x7f"])
+@pytest.mark.parametrize(
+    "path", ["", "/a b", "/\r\nX: y", "/caf\xe9", "/\x7f", "/\t", "/\x00", "\x85"]
+)
 def test_request_serialize_rejects_bad_paths(path: str) -> None:
     with pytest.raises(ValueError, match="must be non-empty printable ASCII"):
         Request(path, Headers()).serialize()
@@ -688,6 +690,63 @@ def test_split_invariance_on_generated_responses(
 @given(data=st.binary(max_size=200), cuts=st.lists(st.integers(0, 200), max_size=6))
 def test_split_invariance_on_random_bytes(data: bytes, cuts: list[int]) -> None:
     assert outcome(split_at(data, cuts), eof=True) == outcome([data], eof=True)
+
+
+@pytest.mark.property
+@given(path=st.text(max_size=6))
+def test_request_path_check(path: str) -> None:
+    # Exactly non-empty \x21-\x7e is accepted.
+    valid = bool(path) and all("\x21" <= char <= "\x7e" for char in path)
+    try:
+        Request(path, Headers()).serialize()
+    except ValueError:
+        assert not valid
+    else:
+        assert valid
+
+
+HEADS = [
+    b"HTTP/1.1 101 X: y\r\nA: 1\r\n\r\n",
+    b"HTTP/1.1 101 \r\nA: 1\r\n\r\n",
+    b"HTTP/1.1 101\r\nA:\r\nB: \t\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\ty \r\nA: \xff\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA : x\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\ry\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nA: x\x7f\r\n\r\n",
+    b"HTTP/1.1 101 O\x00K\r\n\r\n",
+    b"HTTP/1.1 099 Low\r\n\r\n",
+    b"HTTP/1.1 600 High\r\n\r\n",
+    b"HTTP/1.1 1010 OK\r\n\r\n",
+    b"HTTP/1.1  101 OK\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\n" + b"A: 1\r\n" * 6 + b"\r\n",
+    b"HTTP/1.1 101 OK\r\n" + b"A: 1\r\n" * 6 + b"B: 2\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nL: " + b"v" * 61 + b"\r\n\r\n",
+    b"HTTP/1.1 101 OK\r\nL: " + b"v" * 62 + b"\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("data", CORPUS + HEADS)
+def test_whole_head_parses_like_one_line_at_a_time(data: bytes) -> None:
+    # A whole head takes the fast path; cutting it after each LF forces the
+    # line by line parser. Both must agree, errors included.
+    cuts = [index + 1 for index, byte in enumerate(data) if byte == ord("\n")]
+    for eof in (False, True):
+        assert outcome(split_at(data, cuts), eof=eof) == outcome([data], eof=eof)
+
+
+def test_fast_path_keeps_header_order_case_and_spacing() -> None:
+    response = parse_complete(
+        b"HTTP/1.1 101\r\nUpgrade: websocket\r\nX-A:\t a b \t\r\nx-a:\r\n"
+        b"Obs: caf\xe9\r\n\r\nframes"
+    )
+    assert response.reason_phrase == ""
+    assert list(response.headers.raw_items()) == [
+        ("Upgrade", "websocket"),
+        ("X-A", "a b"),
+        ("x-a", ""),
+        ("Obs", "caf\xe9"),
+    ]
+    assert response.headers.get_all("x-A") == ["a b", ""]
 
 
 def test_feed_accepts_any_buffer_and_copies_it() -> None:

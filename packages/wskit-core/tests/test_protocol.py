@@ -26,6 +26,7 @@ from wskit.core.exceptions import (
     UnsafeHeader,
 )
 from wskit.core.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from wskit.core.frames import CloseCode
 from wskit.core.handshake import accept_key
 from wskit.core.http11 import Response
 from wskit.core.masking import apply_mask
@@ -612,6 +613,22 @@ class TestSend:
 
 
 class TestClose:
+    @pytest.mark.parametrize(
+        ("code", "reason"),
+        [(CloseCode.NORMAL_CLOSURE, ""), (1000, ""), (CloseCode.NORMAL_CLOSURE, "x")],
+    )
+    def test_normal_closure_frame(self, code: int, reason: str) -> None:
+        # The default close frame is shared between connections; it must be
+        # the same frame and the same close_sent as any other 1000.
+        protocol = open_protocol()
+        protocol.send_close(code, reason)
+        assert client_frames(protocol.data_to_send()) == [
+            (0x8, True, False, close_payload(1000, reason))
+        ]
+        assert protocol.close_sent == Close(1000, reason)
+        assert protocol.close_sent.code is code
+        assert protocol.state is State.CLOSING
+
     def test_client_initiated(self) -> None:
         protocol = open_protocol()
         protocol.send_close(1000, "bye")

@@ -174,3 +174,28 @@ def test_invalid_uri_hides_the_password() -> None:
 def test_parse_uri_rejects_non_str() -> None:
     with pytest.raises(InvalidURI, match="expected a str, got bytes"):
         parse_uri(b"ws://h/")  # type: ignore[arg-type]
+
+
+def test_parse_uri_shares_results_for_the_same_string() -> None:
+    # WebSocketURI is immutable: parsing the same string again may return the
+    # same object, and equal strings give equal results.
+    first = parse_uri("ws://cache.example:8000/a?b")
+    assert parse_uri("ws://cache.example:8000/a?b") is first
+    assert parse_uri("".join(["ws://cache.example", ":8000/a?b"])) == first
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.host = "other"  # type: ignore[misc]
+
+
+def test_parse_uri_raises_again_for_the_same_bad_string() -> None:
+    for _ in range(2):
+        with pytest.raises(InvalidURI, match="isn't a decimal number"):
+            parse_uri("ws://cache.example:port/")
+
+
+def test_parse_uri_of_str_subclass() -> None:
+    class URI(str):
+        pass
+
+    assert parse_uri(URI("ws://sub.example/")) == WebSocketURI(
+        False, "sub.example", 80, "/", ""
+    )

@@ -36,7 +36,7 @@ from wskit.core.proxy import get_proxy, parse_proxy
 from wskit.core.uri import parse_uri
 
 from .connection import ClientConnection
-from .network import open_connection
+from .network import open_connection, run_with_deadline
 
 __all__ = [
     "BACKOFF_FACTOR",
@@ -381,7 +381,7 @@ class connect:
             TimeoutError: The opening took longer than ``open_timeout``.
         """
         try:
-            return await asyncio.wait_for(self._connect(), self.open_timeout)
+            return await run_with_deadline(self._connect, self.open_timeout)
         except asyncio.TimeoutError as exc:
             raise TimeoutError(
                 f"timed out during opening handshake after {self.open_timeout} s; "

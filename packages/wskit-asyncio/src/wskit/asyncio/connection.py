@@ -28,7 +28,7 @@ from wskit.core.headers import HeadersLike
 from wskit.core.http11 import Request, Response
 from wskit.core.protocol import ClientProtocol, State
 
-from .transport import ConnectionIO
+from .transport import ConnectionIO, QueuedTimer, timer_queue
 
 __all__ = ["ClientConnection", "Data"]
 
@@ -93,6 +93,7 @@ class ClientConnection(ConnectionIO):
         # Set while a fragmented message is being sent; other senders wait on it.
         self.send_in_progress: asyncio.Future[None] | None = None
         self.keepalive_task: asyncio.Task[None] | None = None
+        self._keepalive_timer: QueuedTimer | None = None
 
     # Properties.
 
@@ -568,6 +569,9 @@ class ClientConnection(ConnectionIO):
                     # Mark the exception retrieved: nobody may await the future.
                     pong_received.exception()
             self.pending_pings.clear()
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+            self._keepalive_timer = None
         if self.keepalive_task is not None:
             self.keepalive_task.cancel()
             self.keepalive_task = None
@@ -575,14 +579,37 @@ class ClientConnection(ConnectionIO):
     # Keepalive.
 
     def start_keepalive(self) -> None:
-        """Start sending keepalive pings, if ``ping_interval`` is set."""
-        if self.ping_interval is not None and self.keepalive_task is None:
-            self.keepalive_task = self.loop.create_task(self.keepalive())
+        """Start sending keepalive pings, if ``ping_interval`` is set.
+
+        A timer waits for the first ping and only then starts
+        :attr:`keepalive_task`: most connections that live less than
+        ``ping_interval`` never need the task, whose first step and cancellation
+        would each cost a turn of the event loop.
+        """
+        if (
+            self.ping_interval is not None
+            and self.keepalive_task is None
+            and self._keepalive_timer is None
+            and not self.connection_lost_waiter.done()
+        ):
+            self._keepalive_timer = timer_queue(
+                self.loop, self.ping_interval
+            ).call_later(self._start_keepalive_task)
+
+    def _start_keepalive_task(self) -> None:
+        self._keepalive_timer = None
+        if self.keepalive_task is None and not self.connection_lost_waiter.done():
+            self.keepalive_task = self.loop.create_task(self._keepalive(0.0))
 
     async def keepalive(self) -> None:
         """Ping every ``ping_interval``; fail with 1011 without a pong in time."""
         assert self.ping_interval is not None
-        latency = 0.0
+        await self._keepalive(self.ping_interval)
+
+    async def _keepalive(self, first_delay: float) -> None:
+        # Sleep first_delay, then ping every ping_interval.
+        assert self.ping_interval is not None
+        latency = self.ping_interval - first_delay
 
         def expired() -> None:
             # No pong within ping_timeout of the ping, or the ping could not even

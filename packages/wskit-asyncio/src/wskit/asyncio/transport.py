@@ -13,7 +13,12 @@ or a queue hop; what the core produced is written at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 from wskit.core.events import BinaryData, Event, Pong, TextData
@@ -24,6 +29,109 @@ from wskit.core.protocol import ClientProtocol, State
 from .messages import Assembler
 
 __all__ = ["ConnectionIO"]
+
+
+class QueuedTimer:
+    """A timer of a :class:`TimerQueue`; :meth:`cancel` as for a ``TimerHandle``."""
+
+    __slots__ = ("args", "callback", "context", "queue", "when")
+
+    def __init__(
+        self,
+        queue: TimerQueue,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[object, ...],
+    ) -> None:
+        self.queue = queue
+        self.when = when
+        self.callback: Callable[..., object] | None = callback
+        self.args = args
+        self.context = contextvars.copy_context()
+
+    def cancel(self) -> None:
+        """Drop the timer; it does nothing when its time comes."""
+        if self.callback is not None:
+            self.callback = None
+            self.queue.dropped()
+
+
+class TimerQueue:
+    """The timers of one delay on one event loop, sharing one event loop timer.
+
+    Each connection arms a close timer, the first keepalive ping and the opening
+    deadline, and most connections cancel them moments later. As event loop
+    timers, each would be pushed onto the loop's heap (comparisons in Python),
+    and stay there, cancelled, until the loop purges its heap. Timers of one
+    delay expire in the order they were armed: a queue of them needs one event
+    loop timer, for the first one, and cancelling is setting a field. Callbacks
+    run exactly as with ``loop.call_later``: at their time, through
+    ``loop.call_soon``, in the context that armed them.
+
+    Use :func:`timer_queue` to get the queue of a delay.
+    """
+
+    __slots__ = ("dead", "delay", "handle", "loop", "timers")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        self.loop = loop
+        self.delay = delay
+        self.timers: deque[QueuedTimer] = deque()
+        self.handle: asyncio.TimerHandle | None = None
+        self.dead = 0
+
+    def call_later(self, callback: Callable[..., object], *args: object) -> QueuedTimer:
+        """Call ``callback(*args)`` after the queue's delay."""
+        timer = QueuedTimer(self, self.loop.time() + self.delay, callback, args)
+        self.timers.append(timer)
+        if self.handle is None:
+            self.handle = self.loop.call_at(timer.when, self._expire)
+        return timer
+
+    def dropped(self) -> None:
+        self.dead += 1
+        if self.dead > 64 and self.dead * 2 > len(self.timers):
+            self.timers = deque(t for t in self.timers if t.callback is not None)
+            self.dead = 0
+
+    def _expire(self) -> None:
+        self.handle = None
+        loop = self.loop
+        # The loop runs a timer up to one clock tick early, as loop.call_at.
+        now = loop.time() + _CLOCK_RESOLUTION
+        timers = self.timers
+        while timers:
+            timer = timers[0]
+            callback = timer.callback
+            if callback is None:
+                timers.popleft()
+                self.dead -= 1
+                continue
+            if timer.when > now:
+                self.handle = loop.call_at(timer.when, self._expire)
+                return
+            timers.popleft()
+            timer.callback = None
+            loop.call_soon(callback, *timer.args, context=timer.context)
+
+
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+# Event loop -> delay -> queue.
+_timer_queues: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[float, TimerQueue]
+] = weakref.WeakKeyDictionary()
+
+
+def timer_queue(loop: asyncio.AbstractEventLoop, delay: float) -> TimerQueue:
+    """The queue of the timers of ``delay`` seconds on ``loop``."""
+    queues = _timer_queues.get(loop)
+    if queues is None:
+        queues = _timer_queues[loop] = {}
+    queue = queues.get(delay)
+    if queue is None:
+        queue = queues[delay] = TimerQueue(loop, delay)
+    return queue
 
 
 class ConnectionIO(asyncio.Protocol):
@@ -70,9 +178,12 @@ class ConnectionIO(asyncio.Protocol):
         self.response_rcvd: asyncio.Future[None] = self.loop.create_future()
         #: Resolved by :meth:`connection_lost`; never cancelled.
         self.connection_lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        # One future per caller of wait_connection_lost(): cancelling a caller
+        # cancels only its own.
+        self._lost_waiters: list[asyncio.Future[None]] = []
         #: Why the connection dropped, chained to ``ConnectionClosed``.
         self.connection_exc: BaseException | None = None
-        self._close_timer: asyncio.TimerHandle | None = None
+        self._close_timer: QueuedTimer | None = None
         self._fail_timer: asyncio.TimerHandle | None = None
         self.paused_writing = False
         # A list, not a deque: it is almost always empty, and an empty deque
@@ -151,11 +262,32 @@ class ConnectionIO(asyncio.Protocol):
         protocol = self.protocol
         protocol.receive_eof()
         events = protocol.events_received()
-        self.send_data()
+        transport = self.transport
+        if transport.get_extra_info("sslcontext") is not None:
+            # TLS closes through its own shutdown once this returns.
+            self.send_data()
+            for event in events:
+                self._process_other(event)
+            return
+        # RFC 6455 section 7.1.1 lets the client close TCP once the server has,
+        # and the whole connection is closed right below: write what the core
+        # produced but skip the half-close it asks for, a shutdown() system call
+        # that close() makes redundant.
+        output = protocol.data_to_send()
+        if not transport.is_closing():
+            write = transport.write
+            for chunk in output:
+                if chunk:
+                    write(chunk)
         for event in events:
             self._process_other(event)
-        # Returning None closes the transport: RFC 6455 section 7.1.1 lets the
-        # client close TCP once the server has.
+        # Returning None would close the transport after this call; closing it
+        # here lets the waiters of wait_connection_lost() wake in the turn of the
+        # event loop in which the selector transport calls connection_lost(),
+        # which it scheduled first, rather than one turn after it. A waiter that
+        # wakes before connection_lost() waits again.
+        transport.close()
+        self._wake_lost_waiters()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Mark the connection closed and wake every waiter."""
@@ -182,6 +314,7 @@ class ConnectionIO(asyncio.Protocol):
             self.response_rcvd.set_result(None)
         self.connection_closed()
         self.connection_lost_waiter.set_result(None)
+        self._wake_lost_waiters()
         self.paused_writing = False
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -255,8 +388,8 @@ class ConnectionIO(asyncio.Protocol):
             return
         if self.close_timeout is None:
             return
-        self._close_timer = self.loop.call_later(
-            self.close_timeout, self._close_timeout_expired
+        self._close_timer = timer_queue(self.loop, self.close_timeout).call_later(
+            self._close_timeout_expired
         )
 
     def _close_timeout_expired(self) -> None:
@@ -274,8 +407,25 @@ class ConnectionIO(asyncio.Protocol):
             transport.abort()
 
     async def wait_connection_lost(self) -> None:
-        """Wait until the TCP connection is closed, without cancelling the waiter."""
-        await asyncio.shield(self.connection_lost_waiter)
+        """Wait until the TCP connection is closed, without cancelling the waiter.
+
+        A future of its own rather than :func:`asyncio.shield`, which costs an
+        extra turn of the event loop to pass the result on.
+        """
+        lost = self.connection_lost_waiter
+        waiters = self._lost_waiters
+        while not lost.done():
+            waiter = self.loop.create_future()
+            waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                waiters.remove(waiter)
+
+    def _wake_lost_waiters(self) -> None:
+        for waiter in self._lost_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close_exc(self) -> ConnectionClosed:
         """The exception telling the application how the connection closed."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -36,7 +38,7 @@ from .headers import (
     parse_extension,
     parse_subprotocol,
     parse_upgrade,
-    validate_outgoing,
+    validate_outgoing_all,
 )
 from .http11 import Request, Response
 from .uri import WebSocketURI
@@ -70,8 +72,19 @@ _RESERVED = {
     "sec-websocket-protocol": "pass subprotocols= instead",
 }
 
+# Read only: stands for additional_headers=None.
+_NO_HEADERS = Headers()
+
 # Headers that additional_headers may override rather than duplicate.
 _OVERRIDABLE = ("Host", "Origin", "Authorization", "User-Agent")
+
+
+# Keys are cut from one larger block of os.urandom output, as frames.py does for
+# mask keys: the same CSPRNG stream as one call per connection, without a system
+# call each time. They wait in a list because list.pop() is atomic: threads
+# connecting at once never get the same key, without a lock.
+_KEYS_PER_BLOCK = 64
+_keys: list[str] = []
 
 
 def generate_key() -> str:
@@ -81,7 +94,27 @@ def generate_key() -> str:
     base64-encoded"; it must be chosen anew for each connection, from a source
     that servers and intermediaries cannot predict.
     """
-    return base64.b64encode(secrets.token_bytes(16)).decode("ascii")
+    try:
+        return _keys.pop()
+    except IndexError:
+        block = secrets.token_bytes(16 * _KEYS_PER_BLOCK)
+        # binascii rather than base64.b64encode(): the same text, one call less.
+        _keys.extend(
+            [
+                binascii.b2a_base64(block[i : i + 16], newline=False).decode("ascii")
+                for i in range(0, len(block), 16)
+            ]
+        )
+        return _keys.pop()
+
+
+def _drop_keys() -> None:
+    # A forked child must not reuse the keys its parent will also use.
+    _keys.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch
+    os.register_at_fork(after_in_child=_drop_keys)
 
 
 def accept_key(key: str) -> str:
@@ -94,11 +127,18 @@ def accept_key(key: str) -> str:
         base64(SHA-1(key + GUID)), as RFC 6455 section 4.2.2 step 5.4 specifies.
     """
     sha1 = hashlib.sha1((key + GUID).encode("ascii"), usedforsecurity=False)
-    return base64.b64encode(sha1.digest()).decode("ascii")
+    return binascii.b2a_base64(sha1.digest(), newline=False).decode("ascii")
+
+
+# 16 bytes in base64: 22 characters that carry 128 bits, then two padding signs.
+_KEY_RE = re.compile(r"[A-Za-z0-9+/]{22}==")
 
 
 def _check_key(key: str) -> None:
     # RFC 6455 section 4.1: the key is 16 bytes, base64-encoded.
+    key_obj: object = key
+    if type(key_obj) is str and _KEY_RE.fullmatch(key) is not None:
+        return  # what generate_key() returns; decoding would say the same
     try:
         raw = base64.b64decode(key.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error):
@@ -149,22 +189,28 @@ def build_request(
         UnsafeHeader: A header name or value could inject or corrupt headers.
     """
     _check_key(key)
-    extra = Headers(additional_headers) if additional_headers is not None else Headers()
-    for name in extra:
-        reason = _RESERVED.get(name.lower())
-        if reason is not None:
-            raise ValueError(
-                f"additional_headers can't set {name}: the handshake sets it; {reason}"
-            )
+    extra = Headers(additional_headers) if additional_headers is not None else None
+    if extra is not None:
+        for name in extra:
+            reason = _RESERVED.get(name.lower())
+            if reason is not None:
+                raise ValueError(
+                    f"additional_headers can't set {name}: the handshake sets it; "
+                    f"{reason}"
+                )
+    else:
+        extra = _NO_HEADERS
 
     headers = Headers()
+    # Values known to be str go in without the type checks of __setitem__.
+    append = headers._append
     if "Host" not in extra:
-        headers["Host"] = wsuri.host_header
+        append("Host", wsuri.host_header)
     # RFC 6455 section 4.1, items 5 to 9 of the client's requirements.
-    headers["Upgrade"] = "websocket"
-    headers["Connection"] = "Upgrade"
-    headers["Sec-WebSocket-Key"] = key
-    headers["Sec-WebSocket-Version"] = "13"
+    append("Upgrade", "websocket")
+    append("Connection", "Upgrade")
+    append("Sec-WebSocket-Key", key)
+    append("Sec-WebSocket-Version", "13")
     if origin is not None and "Origin" not in extra:
         headers["Origin"] = origin
     if extensions:
@@ -179,10 +225,10 @@ def build_request(
         headers["Authorization"] = build_authorization_basic(*wsuri.user_info)
     if user_agent_header is not None and "User-Agent" not in extra:
         headers["User-Agent"] = user_agent_header
-    headers.update(extra)
+    if extra:
+        headers.update(extra)
 
-    for name, value in headers.raw_items():
-        validate_outgoing(name, value)
+    validate_outgoing_all(headers)
     return Request(wsuri.resource_name, headers)
 
 
@@ -227,22 +273,27 @@ def check_response(
 
     # Item 2: the Upgrade header field must be an ASCII case-insensitive match for
     # "websocket"; any other value fails the connection.
-    upgrade = [
-        protocol
-        for value in headers.get_all("Upgrade")
-        for protocol in parse_upgrade(value)
-    ]
+    # (headers._dict maps lower-case names to their values: no copies, as
+    # get_all() makes.)
+    values = headers._dict.get("upgrade", ())
+    if len(values) == 1:
+        upgrade = parse_upgrade(values[0])
+    else:
+        upgrade = [protocol for value in values for protocol in parse_upgrade(value)]
     if not (len(upgrade) == 1 and upgrade[0].lower() == "websocket"):
         raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
 
     # Item 3: the Connection header field must contain the token "Upgrade",
     # ASCII case-insensitively.
-    connection = [
-        option
-        for value in headers.get_all("Connection")
-        for option in parse_connection(value)
-    ]
-    if not any(option.lower() == "upgrade" for option in connection):
+    values = headers._dict.get("connection", ())
+    if len(values) == 1:
+        connection = parse_connection(values[0])
+    else:
+        connection = [option for value in values for option in parse_connection(value)]
+    for option in connection:
+        if option.lower() == "upgrade":
+            break
+    else:
         raise InvalidUpgrade(
             "Connection", ", ".join(connection) if connection else None
         )
@@ -269,7 +320,7 @@ def check_response(
 def _negotiate_extensions(
     headers: Headers, extensions: Sequence[ClientExtensionFactory]
 ) -> list[Extension]:
-    values = headers.get_all("Sec-WebSocket-Extensions")
+    values = headers._dict.get("sec-websocket-extensions")
     if not values:
         return []
     answer = [item for value in values for item in parse_extension(value)]
@@ -300,7 +351,7 @@ def _negotiate_extensions(
 def _negotiate_subprotocol(
     headers: Headers, subprotocols: Sequence[str] | None
 ) -> str | None:
-    values = headers.get_all("Sec-WebSocket-Protocol")
+    values = headers._dict.get("sec-websocket-protocol")
     if not values:
         return None
     answer = [item for value in values for item in parse_subprotocol(value)]

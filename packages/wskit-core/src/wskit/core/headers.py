@@ -29,7 +29,7 @@ from collections.abc import (
     MutableMapping,
     Sequence,
 )
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from .exceptions import InvalidHeaderFormat, UnsafeHeader
 from .extensions.base import ExtensionName, ExtensionParameter
@@ -47,6 +47,7 @@ __all__ = [
     "parse_subprotocol",
     "parse_upgrade",
     "validate_outgoing",
+    "validate_outgoing_all",
     "validate_subprotocols",
 ]
 
@@ -119,17 +120,21 @@ class Headers(MutableMapping[str, str]):
             not a ``str``.
     """
 
-    __slots__ = ("_case", "_dict", "_list")
+    __slots__ = ("_case", "_checked", "_dict", "_list")
 
     def __init__(self, *args: HeadersLike, **kwargs: str) -> None:
         self._list: list[tuple[str, str]] = []
         # Lower-case name -> values in order, and -> spelling of the first one.
         self._dict: dict[str, list[str]] = {}
         self._case: dict[str, str] = {}
-        self.update(*args, **kwargs)
+        # Set by validate_outgoing_all() once every header passed; any change
+        # clears it.
+        self._checked = False
+        if args or kwargs:
+            self.update(*args, **kwargs)
 
     def __str__(self) -> str:
-        return "".join(f"{name}: {value}\r\n" for name, value in self._list) + "\r\n"
+        return "".join([f"{name}: {value}\r\n" for name, value in self._list]) + "\r\n"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._list!r})"
@@ -168,23 +173,51 @@ class Headers(MutableMapping[str, str]):
 
     def __setitem__(self, name: str, value: str) -> None:
         # Untyped callers often pass numbers; say so here rather than on the wire.
-        if not isinstance(cast(object, name), str) or not isinstance(
-            cast(object, value), str
-        ):
+        # (Annotated as object, not cast(): cast() is a function call at run time.)
+        name_obj: object = name
+        value_obj: object = value
+        if not isinstance(name_obj, str) or not isinstance(value_obj, str):
             raise TypeError(
                 f"header names and values must be str, not {type(name).__name__} "
                 f"and {type(value).__name__}; convert them with str()"
             )
+        self._append(name, value)
+
+    @classmethod
+    def _from_pairs(cls, pairs: list[tuple[str, str]]) -> Headers:
+        # For callers that know every name and value is a str; takes the list.
+        headers = cls()
+        headers._list = pairs
+        values_of = headers._dict
+        case = headers._case
+        for name, value in pairs:
+            key = name.lower()
+            values = values_of.get(key)
+            if values is None:
+                values_of[key] = [value]
+                case[key] = name
+            else:
+                values.append(value)
+        return headers
+
+    def _append(self, name: str, value: str) -> None:
+        # For callers that know both are str, e.g. the response parser.
         key = name.lower()
-        self._dict.setdefault(key, []).append(value)
-        self._case.setdefault(key, name)
+        values = self._dict.get(key)
+        if values is None:
+            self._dict[key] = [value]
+            self._case[key] = name
+        else:
+            values.append(value)
         self._list.append((name, value))
+        self._checked = False
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
         del self._dict[key]
         del self._case[key]
         self._list = [pair for pair in self._list if pair[0].lower() != key]
+        self._checked = False
 
     def __eq__(self, other: object) -> bool:
         # Order between different names carries no meaning in HTTP; order among
@@ -198,6 +231,7 @@ class Headers(MutableMapping[str, str]):
     def clear(self) -> None:
         """Remove every header."""
         self._list.clear()
+        self._checked = False
         self._dict.clear()
         self._case.clear()
 
@@ -216,11 +250,12 @@ class Headers(MutableMapping[str, str]):
             raise TypeError(f"update expected at most 1 argument, got {len(args)}")
         for arg in args:
             pairs: Iterable[tuple[str, str]]
+            arg_obj: object = arg
             if isinstance(arg, Headers):
                 pairs = arg.raw_items()
             elif isinstance(arg, Mapping):
                 pairs = arg.items()
-            elif isinstance(cast(object, arg), (str, bytes)):
+            elif isinstance(arg_obj, (str, bytes)):
                 raise TypeError(
                     "headers must be a mapping or an iterable of (name, value) "
                     "pairs, not a string"
@@ -271,14 +306,16 @@ def validate_outgoing(name: str, value: str) -> None:
         UnsafeHeader: The name is not a token, or the value holds a character
             outside printable ASCII and HTAB.
     """
-    if not isinstance(cast(object, name), str) or _TOKEN_RE.fullmatch(name) is None:
+    name_obj: object = name
+    value_obj: object = value
+    if not isinstance(name_obj, str) or _TOKEN_RE.fullmatch(name) is None:
         raise UnsafeHeader(
             str(name),
             str(value),
             "the name isn't an HTTP token (RFC 7230 section 3.2.6); it may "
             "contain only letters, digits and !#$%&'*+-.^_`|~",
         )
-    if not isinstance(cast(object, value), str):
+    if not isinstance(value_obj, str):
         raise UnsafeHeader(
             name, str(value), f"the value is a {type(value).__name__}, not a str"
         )
@@ -302,6 +339,41 @@ def validate_outgoing(name: str, value: str) -> None:
             f"{pos}; HTTP header values must be ASCII"
         )
     raise UnsafeHeader(name, value, msg)
+
+
+def validate_outgoing_all(headers: Headers) -> None:
+    """Apply :func:`validate_outgoing` to every header.
+
+    The characters that each check allows do not depend on their neighbours, so
+    all names, then all values, are checked at once; only when that finds a
+    problem does each header go through :func:`validate_outgoing`, which reports
+    it precisely.
+
+    Args:
+        headers: The headers to send.
+
+    Raises:
+        UnsafeHeader: As :func:`validate_outgoing`, for the first bad header.
+    """
+    if headers._checked:
+        return  # unchanged since it passed: the request builder checked it
+    pairs = headers._list
+    if not pairs:
+        return
+    name_list = [name for name, _ in pairs]
+    try:
+        names = "".join(name_list)
+        values = "".join([value for _, value in pairs])
+    except TypeError:
+        names = values = "\n"  # a name or value is not a str: check one by one
+    if (
+        "" in name_list
+        or _TOKEN_RE.fullmatch(names) is None
+        or _UNSAFE_VALUE_RE.search(values) is not None
+    ):
+        for name, value in list(pairs):
+            validate_outgoing(name, value)
+    headers._checked = True
 
 
 # Parsers for received header values. Each takes the whole value and a position,
@@ -370,6 +442,9 @@ def parse_connection(value: str) -> list[str]:
     Raises:
         InvalidHeaderFormat: The value is not a comma-separated list of tokens.
     """
+    # A single token, the usual "Upgrade", is the whole list.
+    if _TOKEN_RE.fullmatch(value) is not None:
+        return [value]
     return _parse_list(_parse_token, value, "Connection")
 
 
@@ -392,6 +467,9 @@ def parse_upgrade(value: str) -> list[str]:
     Raises:
         InvalidHeaderFormat: The value is not a comma-separated list of protocols.
     """
+    # A single protocol, the usual "websocket", is the whole list.
+    if _PROTOCOL_RE.fullmatch(value) is not None:
+        return [value]
     return _parse_list(_parse_protocol, value, "Upgrade")
 
 
@@ -450,7 +528,8 @@ def parse_extension(value: str) -> list[ExtensionHeader]:
 
 
 def _check_token(what: str, value: str) -> None:
-    if not isinstance(cast(object, value), str) or _TOKEN_RE.fullmatch(value) is None:
+    value_obj: object = value
+    if not isinstance(value_obj, str) or _TOKEN_RE.fullmatch(value) is None:
         raise ValueError(
             f"{what} {value!r} isn't an HTTP token (RFC 7230 section 3.2.6); it may "
             "contain only letters, digits and !#$%&'*+-.^_`|~"

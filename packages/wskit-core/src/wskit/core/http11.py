@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from .exceptions import InvalidMessage, InvalidState, SecurityError
-from .headers import Headers, validate_outgoing
+from .headers import Headers, validate_outgoing_all
 
 __all__ = ["Request", "Response", "ResponseParser"]
 
@@ -47,6 +47,19 @@ _CHUNK_SIZE_RE = re.compile(rb"([0-9A-Fa-f]+)[\t ]*(?:;[\x09\x20-\x7e\x80-\xff]*
 _MAX_DIGITS = 16
 
 _OWS = b" \t"
+
+# The fast path of the response parser, on the head decoded as ISO-8859-1 (which
+# leaves token characters as they are): a status line and header lines that pass
+# every check of the line by line parser. Anything else goes through the latter,
+# which reports the precise error.
+_FAST_HEAD_RE = re.compile(
+    r"HTTP/1\.1 ([0-9]{3})(?: ([\x09\x20-\x7e\x80-\xff]*))?\r\n"
+    r"((?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[\x09\x20-\x7e\x80-\xff]*\r\n)*)"
+)
+# One header line of such a head; its value without the OWS around it.
+_FAST_HEADER_RE = re.compile(
+    r"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[\t ]*([\x09\x20-\x7e\x80-\xff]*?)[\t ]*\r\n"
+)
 
 
 @dataclass(slots=True)
@@ -77,16 +90,17 @@ class Request:
         """
         # RFC 7230 section 3.1.1: request-line = method SP request-target SP
         # HTTP-version CRLF, and the target is ASCII without spaces.
-        if not self.path or not all("\x21" <= char <= "\x7e" for char in self.path):
+        path = self.path
+        # isprintable() refuses controls and DEL; with isascii() and no space,
+        # that leaves exactly \x21-\x7e.
+        if not (path and path.isascii() and path.isprintable() and " " not in path):
             raise ValueError(
-                f"request path {self.path!r} must be non-empty printable ASCII "
+                f"request path {path!r} must be non-empty printable ASCII "
                 "without spaces; percent-encode other characters"
             )
-        for name, value in self.headers.raw_items():
-            validate_outgoing(name, value)
-        return (
-            f"GET {self.path} HTTP/1.1\r\n".encode("ascii") + self.headers.serialize()
-        )
+        headers = self.headers
+        validate_outgoing_all(headers)
+        return f"GET {path} HTTP/1.1\r\n".encode("ascii") + headers.serialize()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +331,46 @@ class ResponseParser:
             raise InvalidMessage(f"{what} ends with LF without CR: {line!r}")
         return line
 
+    def _parse_head_at_once(self) -> bool:
+        """Parse a whole, valid status line and header block, if buffered.
+
+        The handshake response usually arrives in one piece: this checks it with
+        one regular expression and extracts its headers with another, instead of
+        stepping through the state machine line by line. It accepts exactly what
+        the line by line parser accepts, and leaves anything else to it,
+        untouched, so that errors are reported the same way however the input
+        arrived.
+        """
+        buffer = self._buffer
+        # The first _scanned bytes hold no LF: the blank line cannot start there
+        # (this keeps a response fed byte by byte linear).
+        end = buffer.find(b"\r\n\r\n", max(self._scanned - 1, 0))
+        # A head no longer than max_line has no line longer than max_line.
+        if end < 0 or end + 2 > self.max_line:
+            return False
+        head = buffer[: end + 2].decode("iso-8859-1")
+        status = _FAST_HEAD_RE.fullmatch(head)
+        if status is None:
+            return False
+        status_code = int(status[1])
+        if not 100 <= status_code <= 599:
+            return False
+        pairs = _FAST_HEADER_RE.findall(head, status.start(3))
+        if len(pairs) > self.max_headers:
+            return False
+        del buffer[: end + 4]
+        self._scanned = 0
+        self._status_code = status_code
+        reason = status[2]
+        self._reason = "" if reason is None else reason
+        self._headers = Headers._from_pairs(pairs)
+        self._header_count = len(pairs)
+        self._end_of_headers()
+        return True
+
     def _parse_status_line(self) -> bool:
+        if self._parse_head_at_once():
+            return True
         line = self._read_line("HTTP status line")
         if line is None:
             return False

@@ -63,6 +63,10 @@ _NO_LIMIT = 2**63
 # What take_messages() returns when it takes nothing; callers only read it.
 _NO_MESSAGES: list[str | bytes] = []
 
+# The close frame that close() sends by default.
+_NORMAL_CLOSE = Close(CloseCode.NORMAL_CLOSURE, "")
+_NORMAL_CLOSE_PAYLOAD = _NORMAL_CLOSE.serialize()
+
 
 class State(enum.IntEnum):
     """Connection states (RFC 6455 section 4 and 7); compare members with ``is``."""
@@ -732,10 +736,14 @@ class ClientProtocol:
             ValueError: The code may not be sent, or the reason is too long or
                 given without a code.
         """
-        self._check_open("send a close frame")
+        if self.state is not State.OPEN:
+            self._check_open("send a close frame")
         # The application closes first: a held peer fault no longer matters.
         self._pending_failure = None
-        if code is None:
+        if code is CloseCode.NORMAL_CLOSURE and type(reason) is str and not reason:
+            # What close() sends by default: Close is immutable, so share it.
+            close, payload = _NORMAL_CLOSE, _NORMAL_CLOSE_PAYLOAD
+        elif code is None:
             if reason:
                 raise ValueError("cannot send a close reason without a close code")
             payload = b""

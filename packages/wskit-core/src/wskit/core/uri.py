@@ -13,6 +13,7 @@ silently.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import urllib.parse
@@ -193,6 +194,20 @@ def parse_uri(uri: str) -> WebSocketURI:
     """
     if not isinstance(uri, str):
         raise InvalidURI(repr(uri), f"expected a str, got {type(uri).__name__}")
+    if type(uri) is str:
+        return _parse_str(uri)
+    return _parse_uri(uri)
+
+
+# Applications connect to the same few URIs again and again; a WebSocketURI is
+# immutable, so the result can be shared. Errors are not cached: they are raised
+# anew each time.
+@functools.lru_cache(maxsize=128)
+def _parse_str(uri: str) -> WebSocketURI:
+    return _parse_uri(uri)
+
+
+def _parse_uri(uri: str) -> WebSocketURI:
     match = _FORBIDDEN_RE.search(uri)
     if match is not None:
         char = match.group()
