@@ -47,6 +47,9 @@ from .whole_frames import take_messages
 
 __all__ = ["ClientProtocol", "State"]
 
+# The default logger, looked up once: getLogger() takes a lock on every call.
+_LOGGER = logging.getLogger("wskit.client")
+
 # Close codes after which ConnectionClosedOK, rather than ...Error, is raised.
 OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
 
@@ -171,9 +174,7 @@ class ClientProtocol:
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must be None or >= 0, got {max_size}")
         self.max_size = max_size
-        self.logger = (
-            logger if logger is not None else logging.getLogger("wskit.client")
-        )
+        self.logger = logger if logger is not None else _LOGGER
         # Checked once: per-frame logging must cost nothing when it is off.
         self.debug = self.logger.isEnabledFor(logging.DEBUG)
 

@@ -53,6 +53,9 @@ __all__ = [
     "unix_connect",
 ]
 
+# The default logger, looked up once: getLogger() takes a lock on every call.
+_LOGGER = logging.getLogger("wskit.client")
+
 MAX_REDIRECTS = int(os.environ.get("WSKIT_MAX_REDIRECTS", "10"))
 """How many HTTP redirects one opening follows before giving up."""
 
@@ -245,9 +248,7 @@ class connect:
         self.max_size = max_size
         self.max_queue = max_queue
         self.write_limit = write_limit
-        self.logger = (
-            logger if logger is not None else logging.getLogger("wskit.client")
-        )
+        self.logger = logger if logger is not None else _LOGGER
         self.connection_class = (
             ClientConnection if create_connection is None else create_connection
         )
