@@ -584,13 +584,20 @@ def test_real_server_receives_uncompressed_and_split_messages() -> None:
     ]
     with websockets_server() as peer:
         client = Client(peer, factory)
+        try:
+            assert [ext.name for ext in client.protocol.extensions] == [
+                "permessage-deflate"
+            ]
+            for message in messages:
+                sent, echoed = client.echo(message)
+                assert echoed == message
+                rsv1 = bool(sent[0][0] & 0x40)
+                assert rsv1 is (len(message) >= 64)
+            client.close()
+        finally:
+            client.sock.close()
+        wait_until(lambda: len(peer.extensions) == 1)
         assert "permessage-deflate" in peer.extensions[0]
-        for message in messages:
-            sent, echoed = client.echo(message)
-            assert echoed == message
-            rsv1 = bool(sent[0][0] & 0x40)
-            assert rsv1 is (len(message) >= 64)
-        client.close()
         wait_until(lambda: len(peer.received) == len(messages))
         assert peer.received == messages
         wait_until(lambda: peer.close_codes == [1000])
@@ -604,10 +611,13 @@ def test_real_server_with_other_levels(level: int) -> None:
     messages: list[str | bytes] = ["a", json_records(3000), "b" * 100]
     with websockets_server() as peer:
         client = Client(peer, factory)
-        for message in messages:
-            sent, echoed = client.echo(message)
-            assert echoed == message
-            assert sent[0][0] & 0x40  # compressed, however short
-        client.close()
+        try:
+            for message in messages:
+                sent, echoed = client.echo(message)
+                assert echoed == message
+                assert sent[0][0] & 0x40  # compressed, however short
+            client.close()
+        finally:
+            client.sock.close()
         wait_until(lambda: len(peer.received) == len(messages))
         assert peer.received == messages
