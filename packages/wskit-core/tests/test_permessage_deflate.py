@@ -975,8 +975,14 @@ def test_enable_adds_the_default_factory() -> None:
     (factory,) = result
     assert isinstance(factory, ClientPerMessageDeflateFactory)
     assert factory.client_max_window_bits is True
-    assert factory.compress_settings == {"memLevel": 5}
+    assert factory.compress_settings == {"level": 1, "memLevel": 5}
+    assert factory.compress_threshold == 64
     assert enable_client_permessage_deflate([])[0].name == "permessage-deflate"
+    # Each call gets its own settings: editing one offer leaves the next alone.
+    factory.compress_settings["level"] = 9
+    (again,) = enable_client_permessage_deflate(None)
+    assert isinstance(again, ClientPerMessageDeflateFactory)
+    assert again.compress_settings["level"] == 1
 
 
 def test_enable_appends_after_other_extensions() -> None:

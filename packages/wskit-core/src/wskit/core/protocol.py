@@ -30,6 +30,7 @@ from .exceptions import (
     ProtocolError,
 )
 from .extensions.base import ClientExtensionFactory, Extension
+from .extensions.permessage_deflate import PerMessageDeflate
 from .frames import (
     Close,
     CloseCode,
@@ -308,8 +309,106 @@ class ClientProtocol:
             data = self._receive_whole_frames(data)
             if not data:
                 return
+        elif (
+            self._in_opcode is None
+            and not self.debug
+            and len(self.extensions) == 1
+            and type(self.extensions[0]) is PerMessageDeflate
+            and self._frames.idle()
+        ):
+            data = self._receive_whole_deflated_frames(data, self.extensions[0])
+            if not data:
+                return
         self._frames.feed(data)
         self._parse_frames()
+
+    def _receive_whole_deflated_frames(
+        self, data: bytes | bytearray | memoryview, deflate: PerMessageDeflate
+    ) -> bytes | bytearray | memoryview:
+        """:meth:`_receive_whole_frames` with permessage-deflate negotiated.
+
+        Takes the complete, unfragmented messages at the start of ``data``,
+        compressed (RSV1 set) or not, and returns what is left for the general
+        parser. Every check of the general path holds: anything unusual stops here
+        before the decompressor sees it. Only a fault found while inflating (bad
+        deflate data, a message over ``max_size``, bad UTF-8) fails the connection
+        here, as :meth:`_parse_frames` would, since the decompressor has consumed
+        the frame by then.
+        """
+        events = self._events
+        max_size = self.max_size
+        if max_size is None:
+            limit = compressed_limit = 2**63
+        else:
+            limit = max_size
+            compressed_limit = (
+                max_size + max_size // _DEFLATE_SLACK_DIVISOR + _DEFLATE_SLACK
+            )
+        size = len(data)
+        pos = 0
+        while size - pos >= 2:
+            head = data[pos]
+            length = data[pos + 1]
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                start = pos + 4
+                if length < 126:
+                    break
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                (length,) = _unpack_long(data, pos + 2)
+                start = pos + 10
+                if length < 65536:
+                    break
+            elif length > 127:
+                # Masked: the general parser fails the connection.
+                break
+            end = start + length
+            if end > size:
+                break
+            if head == 0xC1 or head == 0xC2:
+                if length > compressed_limit:
+                    break
+                try:
+                    payload = deflate.decode_payload(
+                        bytes(data[start:end]), True, max_size
+                    )
+                    if head == 0xC1:
+                        events.append(TextData(str(payload, "utf-8")))
+                    else:
+                        events.append(BinaryData(payload))
+                except ProtocolError as exc:
+                    self._fail_on_error(CloseCode.PROTOCOL_ERROR, exc)
+                    return b""
+                except UnicodeDecodeError as exc:
+                    self._fail_on_error(
+                        CloseCode.INVALID_DATA, exc, "invalid UTF-8 data"
+                    )
+                    return b""
+                except PayloadTooBig:
+                    assert max_size is not None
+                    self._fail_on_error(
+                        CloseCode.MESSAGE_TOO_BIG, PayloadTooBig(None, max_size)
+                    )
+                    return b""
+            elif length > limit:
+                break
+            elif head == 0x82:
+                events.append(BinaryData(bytes(data[start:end])))
+            elif head == 0x81:
+                try:
+                    text = str(data[start:end], "utf-8")
+                except UnicodeDecodeError:
+                    break
+                events.append(TextData(text))
+            else:
+                break
+            pos = end
+        return data[pos:] if pos else data
 
     def _receive_whole_frames(
         self, data: bytes | bytearray | memoryview
@@ -859,6 +958,21 @@ class ClientProtocol:
         self, opcode: Opcode, data: bytes | bytearray | memoryview, fin: bool
     ) -> None:
         if self.extensions:
+            extensions = self.extensions
+            if (
+                len(extensions) == 1
+                and type(extensions[0]) is PerMessageDeflate
+                and not self.debug
+            ):
+                # The common case, without Frame objects: compress, then mask.
+                payload, rsv1 = extensions[0].encode_payload(opcode, data, fin)
+                self._output.append(
+                    serialize_masked(
+                        opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0),
+                        payload,
+                    )
+                )
+                return
             frame = Frame(opcode, data, fin)  # type: ignore[arg-type]
             for extension in self.extensions:
                 frame = extension.encode(frame)
