@@ -1,9 +1,8 @@
 """The faster permessage-deflate paths behave exactly as the general ones.
 
-Three things make the compressed path cheaper, and each must be invisible to the
-peer: small messages go out uncompressed (``compress_threshold``), large frames
-are deflated in two halves at once (``_Splitter``), and the protocol sends and
-receives whole compressed messages without :class:`Frame` objects. The tests
+Two things make the compressed path cheaper, and each must be invisible to the
+peer: small messages go out uncompressed (``compress_threshold``), and the protocol
+sends and receives whole compressed messages without :class:`Frame` objects. The tests
 compare each with the general path, with the websockets library's and wsproto's
 permessage-deflate, and with the websockets library's server over a real socket.
 """
@@ -15,9 +14,7 @@ import logging
 import random
 import socket
 import struct
-import threading
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,7 +28,6 @@ from websockets.frames import Opcode as ReferenceOpcode
 
 from testing.threaded import Peer, wait_until, websockets_server
 from wskit.core.events import BinaryData, Event, TextData
-from wskit.core.extensions import permessage_deflate
 from wskit.core.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
     PerMessageDeflate,
@@ -161,29 +157,8 @@ def test_factory_passes_the_threshold_on() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Large frames deflated in two halves
+# Large frames
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["split", "busy", "one cpu"])
-def split_mode(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run with the worker, with the worker busy elsewhere, and without it."""
-    mode: str = request.param
-    splitter = permessage_deflate._Splitter
-    enabled = splitter.enabled
-    if mode == "one cpu":
-        splitter.enabled = False
-    elif mode == "busy":
-        splitter.enabled = True
-        assert splitter._free.acquire(blocking=False)
-    else:
-        splitter.enabled = True
-    try:
-        yield mode
-    finally:
-        if mode == "busy":
-            splitter._free.release()
-        splitter.enabled = enabled
 
 
 def large_messages() -> list[bytes]:
@@ -200,7 +175,7 @@ def large_messages() -> list[bytes]:
 
 @pytest.mark.parametrize("lnct", [False, True])
 @pytest.mark.parametrize("bits", [8, 9, 12, 15])
-def test_large_frames_round_trip(split_mode: str, lnct: bool, bits: int) -> None:
+def test_large_frames_round_trip(lnct: bool, bits: int) -> None:
     ext = PerMessageDeflate(False, lnct, 15, bits, {"level": 1, "memLevel": 5})
     peer = reference_peer(ext)
     stream = b""
@@ -216,79 +191,6 @@ def test_large_frames_round_trip(split_mode: str, lnct: bool, bits: int) -> None
     if bits == 8 and not lnct:
         # Across messages too, when the window is carried over.
         assert strict_inflate(stream, 8) == b"".join(messages)
-
-
-def test_split_output_is_a_sync_flushed_stream(split_mode: str) -> None:
-    # Fragments of a large message: each frame can be inflated on arrival.
-    ext = PerMessageDeflate(False, False, 15, 15)
-    message = json_records(5000)
-    size = len(message) // 3
-    parts = [message[:size], message[size : 2 * size], message[2 * size :]]
-    decoder = zlib.decompressobj(wbits=-15)
-    frames = [
-        ext.encode(Frame(Opcode.TEXT, parts[0], fin=False)),
-        ext.encode(Frame(Opcode.CONT, parts[1], fin=False)),
-        ext.encode(Frame(Opcode.CONT, parts[2])),
-    ]
-    assert [frame.rsv1 for frame in frames] == [True, False, False]
-    assert decoder.decompress(frames[0].data) == parts[0]
-    assert decoder.decompress(frames[1].data) == parts[1]
-    assert decoder.decompress(frames[2].data + TAIL) == parts[2]
-
-
-def test_split_compresses_as_well(split_mode: str) -> None:
-    message = json_records(20000)
-    sizes = []
-    for enabled in (False, True):
-        permessage_deflate._Splitter.enabled = enabled
-        ext = PerMessageDeflate(False, False, 15, 12, {"level": 1, "memLevel": 5})
-        sizes.append(len(ext.encode(Frame(Opcode.TEXT, message)).data))
-    # The second half starts with the same window: barely any loss.
-    assert sizes[1] < sizes[0] * 1.01
-
-
-def test_splitter_after_fork_has_no_worker() -> None:
-    splitter = permessage_deflate._Splitter
-    saved = splitter._free, splitter._state, splitter._jobs, splitter._thread
-    try:
-        splitter.reset_after_fork()
-        assert splitter._thread is None
-        assert splitter._free is not saved[0]
-        assert splitter._jobs is not saved[2]
-    finally:
-        splitter._free, splitter._state, splitter._jobs, splitter._thread = saved
-
-
-def test_worker_exits_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
-    splitter = permessage_deflate._Splitter
-    monkeypatch.setattr(splitter, "enabled", True)
-    monkeypatch.setattr(splitter, "IDLE_EXIT", 0.05)
-    wait_until(lambda: splitter._thread is None)
-    ext = PerMessageDeflate(False, False, 15, 15)
-    message = json_records(3000)
-    for _ in range(2):
-        # The worker starts on demand, goes away when idle, and starts again.
-        frame = ext.encode(Frame(Opcode.TEXT, message))
-        assert splitter._thread is not None
-        wait_until(lambda: splitter._thread is None)
-        assert not any(t.name == "wskit-deflate" for t in threading.enumerate())
-        assert reference_decode(reference_peer(ext), frame) == message
-        ext = PerMessageDeflate(False, False, 15, 15)
-
-
-def test_worker_error_reaches_the_caller() -> None:
-    def fail() -> bytes:
-        raise MemoryError("no memory for the second half")
-
-    splitter = permessage_deflate._Splitter
-    work = splitter.try_start(fail)
-    assert work is not None
-    with pytest.raises(MemoryError, match="second half"):
-        splitter.finish(work)
-    # The worker is free again.
-    work = splitter.try_start(lambda: b"ok")
-    assert work is not None
-    assert splitter.finish(work) == b"ok"
 
 
 # ---------------------------------------------------------------------------
@@ -568,7 +470,7 @@ class Client:
         self.sock.close()
 
 
-def test_real_server_receives_uncompressed_and_split_messages() -> None:
+def test_real_server_receives_uncompressed_and_large_messages() -> None:
     factory = enable_client_permessage_deflate(None)[0]
     assert isinstance(factory, ClientPerMessageDeflateFactory)
     records = json_records(10000)
@@ -576,7 +478,7 @@ def test_real_server_receives_uncompressed_and_split_messages() -> None:
         "tiny",  # under the threshold: sent without RSV1
         records[:2000].decode(),
         b"\x01" * 10,
-        records,  # large: deflated in two halves
+        records,  # large
         "tiny",
         records[:300000].decode(),
         records[1:70000],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import enum
 import logging
+import struct
 from collections.abc import Sequence
 
 from .events import BinaryData, Event, Ping, Pong, TextData
@@ -59,6 +60,8 @@ OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
 # unless the peer pads it on purpose, so it is refused before it is buffered.
 _DEFLATE_SLACK_DIVISOR = 3000
 _DEFLATE_SLACK = 64
+
+_unpack_long = struct.Struct("!Q").unpack_from
 
 # The limit given to take_messages() when max_size is None: larger than any
 # length that a frame header can encode and take_messages() accepts.

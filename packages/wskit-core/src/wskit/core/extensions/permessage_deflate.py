@@ -18,11 +18,8 @@ Two facts about zlib shape this module:
 
 from __future__ import annotations
 
-import os
-import queue
-import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from wskit.core.exceptions import (
@@ -61,10 +58,6 @@ _JOIN_LIMIT: Final = 2048
 # zeroes between 8 and 15, inclusive". Matching the exact strings rejects "09",
 # "+9", " 9" and non-ASCII digits, which int() would accept.
 _WINDOW_BITS: Final[dict[str, int]] = {str(bits): bits for bits in range(8, 16)}
-
-# A frame at least this long is compressed in two halves at once, the second in a
-# worker thread (zlib releases the GIL while it deflates); see _Splitter.
-_SPLIT_MIN: Final = 65536
 
 # What compression="deflate" uses (see enable_client_permessage_deflate and
 # docs/howto/compression.rst for the measurements behind them): level 1 deflates
@@ -106,127 +99,6 @@ def _decompressor_wbits(window_bits: int) -> int:
     of 256 more bytes.
     """
     return -max(9, window_bits)
-
-
-class _Splitter:
-    """Deflates the second half of a large frame in a worker thread.
-
-    Deflate is sequential, but a stream can be cut where a sync flush ends a block:
-    the second half is deflated by its own compressor, primed with the window that
-    precedes it (``zdict``), so its matches reach back exactly as far, into the
-    same bytes, as the single compressor's would, and the two outputs concatenate
-    into one valid stream (what ``pigz`` does). The peer sees a normal message.
-
-    One worker serves the whole process: a thread that finds it busy compresses
-    alone rather than wait, so concurrent senders never queue behind each other.
-    The worker exits after a second without work, so an idle process keeps no
-    extra thread. On a single CPU there is nothing to gain and none is started.
-    """
-
-    IDLE_EXIT: Final = 1.0
-
-    enabled = (
-        len(os.sched_getaffinity(0)) > 1
-        if hasattr(os, "sched_getaffinity")
-        else (os.cpu_count() or 1) > 1
-    )
-    # Held from try_start() to finish(): at most one job at a time.
-    _free = threading.Lock()
-    # Guards _thread against the worker deciding to exit as a job arrives.
-    _state = threading.Lock()
-    _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-    _thread: threading.Thread | None = None
-
-    @classmethod
-    def try_start(cls, job: Callable[..., bytes], *args: Any) -> _Job | None:
-        """Run ``job(*args)`` in the worker; ``None`` when the worker is busy."""
-        if not cls._free.acquire(blocking=False):
-            return None
-        try:
-            work = _Job(job, args)
-            with cls._state:
-                cls._jobs.put(work)
-                if cls._thread is None:
-                    cls._thread = threading.Thread(
-                        target=cls._work, name="wskit-deflate", daemon=True
-                    )
-                    cls._thread.start()
-        except BaseException:
-            cls._free.release()
-            raise
-        return work
-
-    @classmethod
-    def finish(cls, work: _Job) -> bytes:
-        """Wait for the job started by :meth:`try_start` and free the worker."""
-        try:
-            return work.result()
-        finally:
-            cls._free.release()
-
-    @classmethod
-    def _work(cls) -> None:
-        jobs = cls._jobs
-        while True:
-            try:
-                work = jobs.get(timeout=cls.IDLE_EXIT)
-            except queue.Empty:
-                with cls._state:
-                    # A job put under this lock is seen here, or finds no
-                    # thread and starts one.
-                    if jobs.empty():
-                        cls._thread = None
-                        return
-                continue
-            work.run()
-
-    @classmethod
-    def reset_after_fork(cls) -> None:
-        # The worker thread does not exist in a forked child, and the locks may
-        # have been held by a thread that does not either.
-        cls._free = threading.Lock()
-        cls._state = threading.Lock()
-        cls._jobs = queue.SimpleQueue()
-        cls._thread = None
-
-
-class _Job:
-    """One call handed to the worker, and its outcome."""
-
-    __slots__ = ("_args", "_done", "_error", "_fn", "_result")
-
-    def __init__(self, fn: Callable[..., bytes], args: tuple[Any, ...]) -> None:
-        self._fn = fn
-        self._args = args
-        self._result = b""
-        self._error: BaseException | None = None
-        # Released by the worker once the call returned: a lock is the cheapest
-        # one-shot signal between threads.
-        self._done = threading.Lock()
-        self._done.acquire()
-
-    def run(self) -> None:
-        try:
-            self._result = self._fn(*self._args)
-        except BaseException as exc:  # handed to the caller by result()
-            self._error = exc
-        finally:
-            self._done.release()
-
-    def result(self) -> bytes:
-        with self._done:
-            if self._error is not None:
-                raise self._error
-            return self._result
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch
-    os.register_at_fork(after_in_child=_Splitter.reset_after_fork)
-
-
-def _deflate_part(compressor: zlib._Compress, data: memoryview) -> bytes:
-    # The worker's job: every frame ends with a sync flush, so each half does.
-    return compressor.compress(data) + compressor.flush(_SYNC_FLUSH)
 
 
 class PerMessageDeflate:
@@ -463,13 +335,10 @@ class PerMessageDeflate:
         encoder = self._encoder
         if encoder is None:
             encoder = self._encoder = self._new_encoder()
-        if len(data) >= _SPLIT_MIN and _Splitter.enabled:
-            out, tail = self._encode_split(encoder, data)
-        else:
-            # compress() must run even on an empty payload: zlib emits nothing for
-            # a second Z_SYNC_FLUSH in a row, and the empty stored block is needed.
-            out = encoder.compress(data)
-            tail = encoder.flush(_SYNC_FLUSH)
+        # compress() must run even on an empty payload: zlib emits nothing for a
+        # second Z_SYNC_FLUSH in a row, and the empty stored block is needed.
+        out = encoder.compress(data)
+        tail = encoder.flush(_SYNC_FLUSH)
         if fin:
             # RFC 7692 section 7.2.1: remove the 0x00 0x00 0xff 0xff at the tail
             # end. An empty message thus becomes the single byte 0x00 (section
@@ -482,40 +351,8 @@ class PerMessageDeflate:
             return out + memoryview(tail)[:-4], rsv1
         return (out + tail if out else tail), rsv1
 
-    def _new_encoder(self, zdict: memoryview | None = None) -> zlib._Compress:
-        if zdict is None:
-            return zlib.compressobj(wbits=self._encoder_wbits, **self.compress_settings)
-        return zlib.compressobj(
-            wbits=self._encoder_wbits, zdict=zdict, **self.compress_settings
-        )
-
-    def _encode_split(
-        self, encoder: zlib._Compress, data: bytes | bytearray | memoryview
-    ) -> tuple[bytes, bytes]:
-        """Deflate a large payload in two halves at once (see :class:`_Splitter`).
-
-        Returns the output in two parts, the second ending with the sync flush.
-
-        The second half's compressor, primed with the window before it, becomes the
-        connection's compressor: its window ends where the message ends, as the
-        peer's does, so the next message may refer back into this one.
-        """
-        view = memoryview(data).cast("B")
-        middle = len(view) // 2
-        # The window that a single compressor would have at the middle: the last
-        # 2**bits bytes before it (zlib keeps no more than that of a dictionary).
-        window = 1 << -self._encoder_wbits
-        second = self._new_encoder(view[max(0, middle - window) : middle])
-        future = _Splitter.try_start(_deflate_part, second, view[middle:])
-        if future is None:
-            # The worker is busy with another connection's frame: do it here.
-            return encoder.compress(view), encoder.flush(_SYNC_FLUSH)
-        try:
-            first = _deflate_part(encoder, view[:middle])
-        finally:
-            rest = _Splitter.finish(future)
-        self._encoder = second
-        return first, rest
+    def _new_encoder(self) -> zlib._Compress:
+        return zlib.compressobj(wbits=self._encoder_wbits, **self.compress_settings)
 
 
 def _check_window_bits(name: str, value: object) -> None:
