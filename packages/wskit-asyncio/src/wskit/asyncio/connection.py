@@ -590,7 +590,7 @@ class ClientConnection(ConnectionIO):
         """Start sending keepalive pings, if ``ping_interval`` is set.
 
         A timer waits for the first ping and only then starts
-        :attr:`keepalive_task`: most connections that live less than
+        ``keepalive_task``: most connections that live less than
         ``ping_interval`` never need the task, whose first step and cancellation
         would each cost a turn of the event loop.
         """
