@@ -36,6 +36,14 @@ FINDINGS = [
     pytest.param("fuzz_frames", b"\x91\x02\xff\xff", id="rsv3-partial-text"),
     pytest.param("fuzz_frames", b"\xa1\x02\xff\xff", id="rsv2-partial-text"),
     pytest.param("fuzz_frames", b"\x01\x01a\xb0\x02\xff\xff", id="rsv-continuation"),
+    # With permessage-deflate (odd first byte): a compressed message, then the
+    # start of an uncompressed text frame with invalid UTF-8. Its partial payload
+    # went unvalidated (1006 at EOF) when the compressed message had gone through
+    # the general parser, which left _in_compressed set, and was refused with 1007
+    # when it had gone through the whole-message fast path.
+    pytest.param(
+        "fuzz_frames", b"\xc1\x01\x01\x01\x02\xc1", id="stale-compressed-flag"
+    ),
 ]
 
 

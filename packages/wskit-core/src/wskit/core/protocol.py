@@ -682,6 +682,7 @@ class ClientProtocol:
         if final:
             self._in_opcode = None
             self._in_size = 0
+            self._in_compressed = False
 
     @property
     def _decoder(self) -> codecs.IncrementalDecoder:
@@ -703,12 +704,18 @@ class ClientProtocol:
         # A frame with any RSV bit set is either compressed or refused once
         # complete (see _receive_frame); validating it here would report 1007 or
         # 1002 depending on how the bytes arrived (found by fuzz_frames.py).
-        if rsv or self._in_compressed:
+        if rsv:
             return
         if opcode == Opcode.TEXT and self._in_opcode is None:
+            # A new uncompressed message: _in_compressed still describes the
+            # previous one, so it does not count here.
             if not self._partial_done:
                 self._decoder.reset()
-        elif not (opcode == Opcode.CONT and self._in_opcode is Opcode.TEXT):
+        elif not (
+            opcode == Opcode.CONT
+            and self._in_opcode is Opcode.TEXT
+            and not self._in_compressed
+        ):
             return
         partial = self._frames.partial_payload(self._partial_done)
         assert partial is not None
