@@ -117,16 +117,7 @@ class Assembler:
         frames = self.frames
         frames.extend(messages)
         self.complete += len(messages)
-        # _added(), inlined: this runs once per read of small messages.
-        size = len(frames)
-        if size > self.max_seen:
-            self.max_seen = size
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if self.high is not None and size > self.high and not self.paused:
-            self.paused = True
-            self.pause()
+        self._added(len(frames))
 
     def _added(self, size: int) -> None:
         if size > self.max_seen:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import enum
 import logging
-import struct
 from collections.abc import Sequence
 
 from .events import BinaryData, Event, Ping, Pong, TextData
@@ -45,7 +44,7 @@ from .handshake import USER_AGENT, build_request, check_response, generate_key
 from .headers import HeadersLike
 from .http11 import Request, Response, ResponseParser
 from .uri import WebSocketURI, parse_uri
-from .whole_frames import take_messages
+from .whole_frames import frame_bounds, take_messages
 
 __all__ = ["ClientProtocol", "State"]
 
@@ -60,8 +59,6 @@ OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
 # unless the peer pads it on purpose, so it is refused before it is buffered.
 _DEFLATE_SLACK_DIVISOR = 3000
 _DEFLATE_SLACK = 64
-
-_unpack_long = struct.Struct("!Q").unpack_from
 
 # The limit given to take_messages() when max_size is None: larger than any
 # length that a frame header can encode and take_messages() accepts.
@@ -347,32 +344,10 @@ class ClientProtocol:
             compressed_limit = (
                 max_size + max_size // _DEFLATE_SLACK_DIVISOR + _DEFLATE_SLACK
             )
-        size = len(data)
         pos = 0
-        while size - pos >= 2:
-            head = data[pos]
-            length = data[pos + 1]
-            start = pos + 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = (data[pos + 2] << 8) | data[pos + 3]
-                start = pos + 4
-                if length < 126:
-                    break
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                (length,) = _unpack_long(data, pos + 2)
-                start = pos + 10
-                if length < 65536:
-                    break
-            elif length > 127:
-                # Masked: the general parser fails the connection.
-                break
-            end = start + length
-            if end > size:
-                break
+        while (bounds := frame_bounds(data, pos)) is not None:
+            head, start, end = bounds
+            length = end - start
             if head == 0xC1 or head == 0xC2:
                 if length > compressed_limit:
                     break

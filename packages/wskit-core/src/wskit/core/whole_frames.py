@@ -20,9 +20,45 @@ from collections.abc import Callable
 
 from . import masking
 
-__all__ = ["IMPLEMENTATION", "take_messages", "take_messages_python"]
+__all__ = ["IMPLEMENTATION", "frame_bounds", "take_messages", "take_messages_python"]
 
 _unpack_long = struct.Struct("!Q").unpack_from
+
+
+def frame_bounds(
+    data: bytes | bytearray | memoryview, pos: int
+) -> tuple[int, int, int] | None:
+    """The first byte, payload start and payload end of the frame at ``pos``.
+
+    ``None`` when the frame is incomplete, masked (a server must not mask), or its
+    length is not minimally encoded or has the top bit set: the general parser
+    handles those, with its checks and error messages.
+    """
+    size = len(data)
+    if size - pos < 2:
+        return None
+    length = data[pos + 1]
+    start = pos + 2
+    if length == 126:
+        if size - pos < 4:
+            return None
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        start = pos + 4
+        if length < 126:
+            return None
+    elif length == 127:
+        if size - pos < 10:
+            return None
+        (length,) = _unpack_long(data, pos + 2)
+        start = pos + 10
+        if length < 65536 or length >> 63:
+            return None
+    elif length > 127:
+        return None
+    end = start + length
+    if end > size:
+        return None
+    return data[pos], start, end
 
 
 def take_messages_python(
@@ -39,40 +75,20 @@ def take_messages_python(
         ``data`` they took.
     """
     messages: list[str | bytes] = []
-    size = len(data)
     pos = 0
-    while size - pos >= 2:
-        head = data[pos]
-        if head != 0x81 and head != 0x82:
-            break
-        length = data[pos + 1]
-        start = pos + 2
-        if length == 126:
-            if size - pos < 4:
-                break
-            length = (data[pos + 2] << 8) | data[pos + 3]
-            start = pos + 4
-            if length < 126:
-                break
-        elif length == 127:
-            if size - pos < 10:
-                break
-            (length,) = _unpack_long(data, pos + 2)
-            start = pos + 10
-            if length < 65536 or length >> 63:
-                break
-        elif length > 127:
-            break
-        end = start + length
-        if end > size or length > limit:
+    while (bounds := frame_bounds(data, pos)) is not None:
+        head, start, end = bounds
+        if end - start > limit:
             break
         if head == 0x82:
             messages.append(bytes(data[start:end]))
-        else:
+        elif head == 0x81:
             try:
                 messages.append(str(data[start:end], "utf-8"))
             except UnicodeDecodeError:
                 break
+        else:
+            break
         pos = end
     return messages, pos
 
