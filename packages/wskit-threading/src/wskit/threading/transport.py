@@ -78,7 +78,7 @@ _Fragment = str | bytes | bytearray | memoryview
 
 # Size of the receive buffer of each reading thread; frames larger than this
 # arrive in several reads.
-_READ_SIZE = 2**16
+_READ_SIZE = 2**17
 # Chunks up to this total are joined and written with one system call.
 _JOIN_LIMIT = 2**14
 # When the last message was at least this large and two reads in a row filled
