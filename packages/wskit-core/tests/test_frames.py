@@ -215,6 +215,37 @@ class TestParse:
         assert parser.partial_payload(0) is None
         assert parser.buffered() == 0
 
+    @pytest.mark.parametrize("size", [100, 70000])
+    def test_missing(self, size: int) -> None:
+        # 100 bytes wait in the buffer; 70000 are collected read by read.
+        wire = server_frame(0x2, b"x" * size)
+        parser = FrameParser()
+        assert parser.missing() == 0
+        parser.feed(wire[:1])
+        assert parser.parse(None, None) is None
+        assert parser.missing() == 0  # the header is incomplete
+        parser.feed(wire[1:20])
+        assert parser.parse(None, None) is None
+        assert parser.missing() == len(wire) - 20
+        parser.feed(wire[20:-1])
+        assert parser.parse(None, None) is None
+        assert parser.missing() == 1
+        parser.feed(wire[-1:] + server_frame(0x2, b"next")[:3])
+        assert parser.parse(None, None) == Frame(Opcode.BINARY, b"x" * size)
+        assert parser.missing() == 0
+
+    def test_collected_payload_fed_with_the_next_frame(self) -> None:
+        # A read that ends a collected payload and brings the next frame.
+        first = server_frame(0x2, b"a" * 70000)
+        second = server_frame(0x1, b"b")
+        parser = FrameParser()
+        parser.feed(first[:1000])
+        assert parser.parse(None, None) is None
+        parser.feed(first[1000:] + second)
+        assert parser.parse(None, None) == Frame(Opcode.BINARY, b"a" * 70000)
+        assert parser.parse(None, None) == Frame(Opcode.TEXT, b"b")
+        assert parser.buffered() == 0
+
     def test_many_frames_large_buffer_compaction(self) -> None:
         frames = [server_frame(0x2, bytes([i % 256]) * 40_000) for i in range(10)]
         parser = FrameParser()

@@ -319,6 +319,31 @@ class TestReceive:
         assert events[-1] == BinaryData(bytes(300))
         assert Ping(b"") in events
 
+    @pytest.mark.parametrize("size", [100, 70000])
+    def test_read_ending_a_frame_and_bringing_more(self, size: int) -> None:
+        # The frame in progress is ended alone, then what follows the end takes
+        # the same way as a read that starts on a frame boundary.
+        protocol = open_protocol()
+        first = server_frame(0x2, b"a" * size)
+        rest = (
+            server_frame(0x1, b"one")
+            + server_frame(0x9, b"p")
+            + server_frame(0x2, b"two")
+            + server_frame(0x1, b"thr")[:3]
+        )
+        protocol.receive_data(first[:50])
+        assert protocol.events_received() == []
+        protocol.receive_data(bytearray(first[50:] + rest))
+        protocol.receive_data(server_frame(0x1, b"thr")[3:])
+        assert protocol.events_received() == [
+            BinaryData(b"a" * size),
+            TextData("one"),
+            Ping(b"p"),
+            BinaryData(b"two"),
+            TextData("thr"),
+        ]
+        assert client_frames(protocol.data_to_send()) == [(0xA, True, False, b"p")]
+
 
 class TestReceiveErrors:
     def expect_failure(self, protocol: ClientProtocol, code: int) -> None:
@@ -446,6 +471,14 @@ class TestReceiveErrors:
         protocol.receive_data(server_frame(0x2, bytes(10**12 // 10**6)))
         frames = client_frames(protocol.data_to_send())
         assert len(frames[-1][3]) <= 125
+
+    def test_fault_in_a_frame_ended_by_a_read_drops_the_rest(self) -> None:
+        protocol = open_protocol()
+        bad = server_frame(0x1, b"a" * 200 + b"\xff")
+        protocol.receive_data(bad[:-1])
+        protocol.receive_data(bad[-1:] + server_frame(0x1, b"after"))
+        assert protocol.events_received() == []
+        self.expect_failure(protocol, 1007)
 
     def test_data_after_failure_ignored(self) -> None:
         protocol = open_protocol()

@@ -299,9 +299,11 @@ class FrameParser:
                     parts.append(data if type(data) is bytes else bytes(data))
                     self._have += size
                     return
-                parts.append(bytes(data[:need]))
+                # Through a view: slicing bytes would copy the rest once more.
+                view = memoryview(data)
+                parts.append(bytes(view[:need]))
                 self._have += need
-                data = data[need:]
+                data = view[need:]
         buf = self._buf
         if self._pos and self._pos == len(buf):
             # Everything was consumed: restart at the beginning, cheaply.
@@ -310,6 +312,17 @@ class FrameParser:
             if self._head >= 0:
                 self._start = 0
         buf += data
+
+    def missing(self) -> int:
+        """How many more bytes complete the frame in progress.
+
+        0 when no frame is in progress or its header is still incomplete.
+        """
+        if self._head < 0:
+            return 0
+        if self._parts is not None:
+            return self._length - self._have
+        return self._start + self._length - len(self._buf)
 
     def buffered(self) -> int:
         """The number of bytes received and not yet parsed."""

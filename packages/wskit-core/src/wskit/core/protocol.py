@@ -300,6 +300,16 @@ class ClientProtocol:
         if self._response_parser is not None:
             self._receive_handshake(data)
             return
+        missing = self._frames.missing()
+        if 0 < missing < len(data):
+            # The read ends a frame and brings more: end the frame alone, so that
+            # what follows can take the fast paths below rather than go through
+            # the parser's buffer (a stream of large messages seldom has reads
+            # that start on a frame boundary).
+            view = data if type(data) is memoryview else memoryview(data)
+            if not self._end_frame(view[:missing]):
+                return
+            data = view[missing:]
         if (
             self._in_opcode is None
             and not self.extensions
@@ -321,6 +331,12 @@ class ClientProtocol:
                 return
         self._frames.feed(data)
         self._parse_frames()
+
+    def _end_frame(self, data: memoryview) -> bool:
+        """Feed the end of the frame in progress; whether reading goes on."""
+        self._frames.feed(data)
+        self._parse_frames()
+        return not self._discarding
 
     def _receive_whole_deflated_frames(
         self, data: bytes | bytearray | memoryview, deflate: PerMessageDeflate
