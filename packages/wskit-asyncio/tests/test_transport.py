@@ -459,3 +459,82 @@ async def test_read_mixing_whole_messages_and_other_frames_keeps_order() -> None
         assert got == ["one", b"two", "three", b"four", "fünf", "six", b"seven"]
         await ws.close()
     assert client_frames == [(0x1, b"go"), (0xA, b"ping"), (0x8, b"\x03\xe8")]
+
+
+@async_test
+async def test_burst_of_sends_is_written_together_in_order() -> None:
+    async with websockets_server(compression=None) as peer:
+        ws = await open_ws(peer.uri, compression=None, max_queue=None)
+        writes: list[int] = []
+        write = ws.transport.write
+
+        def counting_write(data: Any) -> None:
+            writes.append(len(data))
+            write(data)
+
+        ws.transport.write = counting_write  # type: ignore[method-assign]
+        burst = [f"message {index}" for index in range(300)]
+        for message in burst:
+            await ws.send(message)
+        # The first frame goes out at once; the others in groups of at most 64,
+        # the last group at the end of this turn of the event loop.
+        assert 1 < len(writes) < 10
+        got = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in burst]
+        assert got == burst
+        assert sum(writes) == sum(len(message) + 6 for message in burst)
+
+        # After a read, the next frame is written at once: a request and its
+        # response wait for no turn of the event loop.
+        count = len(writes)
+        await ws.send("after a read")
+        assert len(writes) == count + 1
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "after a read"
+
+        # Large frames are never held: joining them would copy them.
+        count = len(writes)
+        await ws.send(b"x" * 20000)
+        await ws.send(b"y" * 20000)
+        assert len(writes) == count + 2
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == b"x" * 20000
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == b"y" * 20000
+        await ws.close()
+    assert peer.received == [*burst, "after a read", b"x" * 20000, b"y" * 20000]
+    assert peer.close_codes == [1000]
+
+
+@async_test
+async def test_control_frames_keep_their_place_after_held_frames() -> None:
+    client_frames: list[tuple[int, bytes]] = []
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        writer.write(accept_response(request))
+        received = b""
+        while chunk := await asyncio.wait_for(reader.read(65536), TIMEOUT):
+            received += chunk
+            client_frames[:] = faulty._client_frames(received)
+            if any(opcode == 0x8 for opcode, _ in client_frames):
+                writer.write(faulty.server_frame(0x8, b"\x03\xe8"))
+                break
+        writer.close()
+
+    async with raw_server(handle) as peer:
+        ws = await open_ws(peer.uri, compression=None)
+        await ws.send("one")
+        await ws.send("two")  # held until the end of this turn
+        await ws.ping(b"p")  # written after "two"
+        await ws.send("three")
+        # A burst cut short by close(): the close frame comes after it.
+        for index in range(100):
+            await ws.send(f"last {index}")
+        await ws.close()
+    assert client_frames == [
+        (0x1, b"one"),
+        (0x1, b"two"),
+        (0x9, b"p"),
+        (0x1, b"three"),
+        *[(0x1, f"last {index}".encode()) for index in range(100)],
+        (0x8, b"\x03\xe8"),
+    ]

@@ -134,6 +134,13 @@ def timer_queue(loop: asyncio.AbstractEventLoop, delay: float) -> TimerQueue:
     return queue
 
 
+#: Held frames (see :meth:`ConnectionIO.coalesce`) are written once there are
+#: this many...
+COALESCE_FRAMES = 64
+#: ... or once they hold this many bytes.
+COALESCE_BYTES = 2**14
+
+
 class ConnectionIO(asyncio.Protocol):
     """The asyncio half of a client connection: transport callbacks and timers.
 
@@ -189,6 +196,12 @@ class ConnectionIO(asyncio.Protocol):
         # A list, not a deque: it is almost always empty, and an empty deque
         # takes 600 bytes of every idle connection.
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Write coalescing (see coalesce()): whether a frame was written since
+        # the last read or the end of the last burst, the frames held for the
+        # end of this turn of the event loop, and their size.
+        self.wrote = False
+        self.pending: list[bytes] | None = None
+        self.pending_size = 0
 
     # Hooks for the shape-level code.
 
@@ -215,6 +228,8 @@ class ConnectionIO(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the core, write its answers, dispatch its events."""
+        # A read starts a new exchange: the next frame goes out at once.
+        self.wrote = False
         protocol = self.protocol
         # Whole small messages first, straight into the queue: for most reads
         # that is all there is, and nothing else needs doing.
@@ -274,6 +289,8 @@ class ConnectionIO(asyncio.Protocol):
         # produced but skip the half-close it asks for, a shutdown() system call
         # that close() makes redundant.
         output = protocol.data_to_send()
+        if self.pending is not None:
+            self.flush_pending()
         if not transport.is_closing():
             write = transport.write
             for chunk in output:
@@ -299,6 +316,8 @@ class ConnectionIO(asyncio.Protocol):
             protocol.data_to_send()
         if exc is not None and self.connection_exc is None:
             self.connection_exc = exc
+        # Frames held for the end of the turn have nowhere to go.
+        self.pending = None
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -333,11 +352,77 @@ class ConnectionIO(asyncio.Protocol):
 
     # Helpers for the shape-level code.
 
+    def coalesce(self, output: list[bytes]) -> None:
+        """Hold the frames of a burst of sends and write them in one system call.
+
+        The first frame written after a read goes out at once, so that a request
+        and its response cost what they would without this. A frame sent after
+        it, before the next read, is held until the end of the current turn of
+        the event loop (or until :data:`COALESCE_FRAMES` frames or
+        :data:`COALESCE_BYTES` bytes are held) and written with the others in
+        one system call: a coroutine that sends many messages without waiting
+        makes one ``send()`` system call per burst rather than one per message.
+        The frames reach the transport in the order they were sent, before any
+        other output of the connection, and never later than the next turn of
+        the event loop; the transport itself gives no earlier guarantee, since it
+        writes to the socket only what the kernel accepts at once.
+
+        Args:
+            output: Frames from :meth:`~wskit.core.ClientProtocol.data_to_send`.
+        """
+        if not output:
+            return
+        size = len(output[0]) if len(output) == 1 else sum(map(len, output))
+        pending = self.pending
+        if size >= COALESCE_BYTES:
+            # Joining would copy a large frame for nothing.
+            if pending:
+                self._write_pending(pending)
+            transport = self.transport
+            if not transport.is_closing():
+                for chunk in output:
+                    transport.write(chunk)
+        elif pending is None:
+            self.pending = output
+            self.pending_size = size
+            self.loop.call_soon(self._end_burst)
+        else:
+            pending += output
+            self.pending_size += size
+            if self.pending_size >= COALESCE_BYTES or len(pending) >= COALESCE_FRAMES:
+                # Not waiting for the end of a long burst lets the server work
+                # on its start meanwhile, and bounds what is held.
+                self._write_pending(pending)
+
+    def _write_pending(self, pending: list[bytes]) -> None:
+        """Write the held frames; the burst goes on (its end is scheduled)."""
+        transport = self.transport
+        if not transport.is_closing():
+            # One write of the joined frames rather than writelines(): see
+            # send_data().
+            transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        pending.clear()
+        self.pending_size = 0
+
+    def _end_burst(self) -> None:
+        self.wrote = False
+        self.flush_pending()
+
+    def flush_pending(self) -> None:
+        """Write the frames that :meth:`coalesce` holds, if any."""
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            if pending:
+                self._write_pending(pending)
+
     def send_data(self) -> None:
         """Write what the core produced; ``b""`` half-closes the connection."""
         output = self.protocol.data_to_send()
         if not output:
             return
+        if self.pending is not None:
+            self.flush_pending()
         transport = self.transport
         if transport.is_closing():
             # The socket failed or is closing: asyncio would drop the bytes
