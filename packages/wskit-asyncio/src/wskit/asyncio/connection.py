@@ -262,6 +262,12 @@ class ClientConnection(ConnectionIO):
         re-encoding). An iterable or async iterable sends one fragmented message,
         one frame per item; items must all be ``str`` or all bytes-like.
 
+        The first message sent after a read is written at once. Messages sent
+        after it without a read in between, such as a loop of ``send()`` calls,
+        are written together at the end of the event loop's turn (or every 64
+        messages, or every 16 KiB): one system call per burst instead of one per
+        message. They keep their order with every other frame, close included.
+
         Args:
             message: The message, or its fragments.
             text: Force a text (``True``) or binary (``False``) frame.
