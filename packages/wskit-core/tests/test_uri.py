@@ -199,3 +199,10 @@ def test_parse_uri_of_str_subclass() -> None:
     assert parse_uri(URI("ws://sub.example/")) == WebSocketURI(
         False, "sub.example", 80, "/", ""
     )
+
+
+def test_repr_hides_the_password() -> None:
+    uri = parse_uri("wss://alice:s3cret@example.com/")
+    assert uri.password == "s3cret"
+    assert "s3cret" not in repr(uri)
+    assert "username='alice'" in repr(uri)

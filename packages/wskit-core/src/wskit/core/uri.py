@@ -17,7 +17,7 @@ import functools
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .exceptions import InvalidURI
 
@@ -64,7 +64,8 @@ class WebSocketURI:
     path: str
     query: str
     username: str | None = None
-    password: str | None = None
+    # Kept out of repr(): a URI shows up in logs and tracebacks.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def resource_name(self) -> str:
