@@ -358,8 +358,8 @@ class ConnectionIO(asyncio.Protocol):
         The first frame written after a read goes out at once, so that a request
         and its response cost what they would without this. A frame sent after
         it, before the next read, is held until the end of the current turn of
-        the event loop (or until :data:`COALESCE_FRAMES` frames or
-        :data:`COALESCE_BYTES` bytes are held) and written with the others in
+        the event loop (or until ``COALESCE_FRAMES`` frames or
+        ``COALESCE_BYTES`` bytes are held) and written with the others in
         one system call: a coroutine that sends many messages without waiting
         makes one ``send()`` system call per burst rather than one per message.
         The frames reach the transport in the order they were sent, before any
@@ -368,7 +368,7 @@ class ConnectionIO(asyncio.Protocol):
         writes to the socket only what the kernel accepts at once.
 
         Args:
-            output: Frames from :meth:`~wskit.core.ClientProtocol.data_to_send`.
+            output: Frames from the core's ``data_to_send()``.
         """
         if not output:
             return
