@@ -88,6 +88,20 @@ def test_direct_use_opens_on_first_use(server: Any) -> None:
     assert peer.close_codes == [1000]
 
 
+def test_direct_use_keeps_methods_and_reads_attributes_live() -> None:
+    with websockets_server() as peer:
+        websocket = open_ws(peer.uri)
+        send = websocket.send
+        assert websocket.send is send  # looked up once, then kept
+        assert vars(websocket)["send"] is send
+        states = [websocket.state]
+        websocket.close()
+        # Not methods: read from the connection each time.
+        states.append(websocket.state)
+        assert states == [State.OPEN, State.CLOSED]
+        assert "state" not in vars(websocket)
+
+
 def test_direct_use_iterates_messages() -> None:
     with websockets_server() as peer:
         websocket = open_ws(peer.uri_for("/send/3"))

@@ -405,7 +405,12 @@ class connect:
         direct = self.__dict__.get("direct")
         if direct is None:
             direct = self.direct = self.connect()
-        return getattr(direct, name)
+        value = getattr(direct, name)
+        if getattr(value, "__self__", None) is direct:
+            # A bound method does not change: keep it, so that later calls
+            # (websocket.send, websocket.recv) skip this lookup.
+            self.__dict__[name] = value
+        return value
 
     # with connect(...) as websocket:
 
