@@ -23,7 +23,7 @@ from testing.servers import (
     websockets_server,
 )
 from wskit.asyncio import ClientConnection, ConnectionClosedError, State, connect
-from wskit.asyncio.transport import timer_queue
+from wskit.asyncio.transport import COALESCE_FRAMES, timer_queue
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:
@@ -476,9 +476,12 @@ async def test_burst_of_sends_is_written_together_in_order() -> None:
         burst = [f"message {index}" for index in range(300)]
         for message in burst:
             await ws.send(message)
-        # The first frame goes out at once; the others in groups of at most 64,
-        # the last group at the end of this turn of the event loop.
-        assert 1 < len(writes) < 10
+        # The first frame goes out at once, then a group of COALESCE_FRAMES;
+        # the rest is held until the end of this turn of the event loop.
+        assert COALESCE_FRAMES + 1 < len(burst) < 2 * COALESCE_FRAMES + 1
+        assert len(writes) == 2
+        await asyncio.sleep(0)
+        assert len(writes) == 3
         got = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in burst]
         assert got == burst
         assert sum(writes) == sum(len(message) + 6 for message in burst)

@@ -264,7 +264,7 @@ class ClientConnection(ConnectionIO):
 
         The first message sent after a read is written at once. Messages sent
         after it without a read in between, such as a loop of ``send()`` calls,
-        are written together at the end of the event loop's turn (or every 64
+        are written together at the end of the event loop's turn (or every 256
         messages, or every 16 KiB): one system call per burst instead of one per
         message. They keep their order with every other frame, close included.
 

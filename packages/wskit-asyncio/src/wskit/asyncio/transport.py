@@ -136,7 +136,7 @@ def timer_queue(loop: asyncio.AbstractEventLoop, delay: float) -> TimerQueue:
 
 #: Held frames (see :meth:`ConnectionIO.coalesce`) are written once there are
 #: this many...
-COALESCE_FRAMES = 64
+COALESCE_FRAMES = 256
 #: ... or once they hold this many bytes.
 COALESCE_BYTES = 2**14
 
