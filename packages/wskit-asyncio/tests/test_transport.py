@@ -412,6 +412,23 @@ async def test_keepalive_task_runs_in_the_context_of_its_connection() -> None:
     assert set(seen) == {"first", "second"}
 
 
+async def record_until_close(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    received: bytes,
+    client_frames: list[tuple[int, bytes]],
+) -> None:
+    """Keep the client's frames in ``client_frames`` until its close frame; answer
+    that with 1000 and close TCP. ``received`` is what was read before."""
+    while chunk := await asyncio.wait_for(reader.read(65536), TIMEOUT):
+        received += chunk
+        client_frames[:] = faulty._client_frames(received)
+        if any(opcode == 0x8 for opcode, _ in client_frames):
+            writer.write(faulty.server_frame(0x8, b"\x03\xe8"))
+            break
+    writer.close()
+
+
 @async_test
 async def test_read_mixing_whole_messages_and_other_frames_keeps_order() -> None:
     # One write after the handshake, so one read on the client: whole messages
@@ -444,13 +461,7 @@ async def test_read_mixing_whole_messages_and_other_frames_keeps_order() -> None
         await writer.drain()
         await asyncio.sleep(0.05)
         writer.write(last[3:])
-        while chunk := await asyncio.wait_for(reader.read(65536), TIMEOUT):
-            received += chunk
-            client_frames[:] = faulty._client_frames(received)
-            if any(opcode == 0x8 for opcode, _ in client_frames):
-                writer.write(faulty.server_frame(0x8, b"\x03\xe8"))
-                break
-        writer.close()
+        await record_until_close(reader, writer, received, client_frames)
 
     async with raw_server(handle) as peer:
         ws = await open_ws(peer.uri, compression=None)
@@ -514,14 +525,7 @@ async def test_control_frames_keep_their_place_after_held_frames() -> None:
     ) -> None:
         request = await read_request(reader)
         writer.write(accept_response(request))
-        received = b""
-        while chunk := await asyncio.wait_for(reader.read(65536), TIMEOUT):
-            received += chunk
-            client_frames[:] = faulty._client_frames(received)
-            if any(opcode == 0x8 for opcode, _ in client_frames):
-                writer.write(faulty.server_frame(0x8, b"\x03\xe8"))
-                break
-        writer.close()
+        await record_until_close(reader, writer, b"", client_frames)
 
     async with raw_server(handle) as peer:
         ws = await open_ws(peer.uri, compression=None)
