@@ -292,14 +292,14 @@ class ClientConnection(ConnectionIO):
                     protocol.send_text(message)  # type: ignore[arg-type]
                 # send_data(), inlined: an open connection's output is frames only.
                 output = protocol.data_to_send()
-                if self.wrote or self.pending is not None:
+                if self._wrote or self._pending is not None:
                     self.coalesce(output)
                 else:
                     transport = self.transport
                     if not transport.is_closing():
                         for chunk in output:
                             transport.write(chunk)
-                    self.wrote = True
+                    self._wrote = True
                 if self.paused_writing:
                     await self.drain()
                 return

@@ -199,9 +199,9 @@ class ConnectionIO(asyncio.Protocol):
         # Write coalescing (see coalesce()): whether a frame was written since
         # the last read or the end of the last burst, the frames held for the
         # end of this turn of the event loop, and their size.
-        self.wrote = False
-        self.pending: list[bytes] | None = None
-        self.pending_size = 0
+        self._wrote = False
+        self._pending: list[bytes] | None = None
+        self._pending_size = 0
 
     # Hooks for the shape-level code.
 
@@ -229,7 +229,7 @@ class ConnectionIO(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed the core, write its answers, dispatch its events."""
         # A read starts a new exchange: the next frame goes out at once.
-        self.wrote = False
+        self._wrote = False
         protocol = self.protocol
         # Whole small messages first, straight into the queue: for most reads
         # that is all there is, and nothing else needs doing.
@@ -289,8 +289,8 @@ class ConnectionIO(asyncio.Protocol):
         # produced but skip the half-close it asks for, a shutdown() system call
         # that close() makes redundant.
         output = protocol.data_to_send()
-        if self.pending is not None:
-            self.flush_pending()
+        if self._pending is not None:
+            self._flush_pending()
         if not transport.is_closing():
             write = transport.write
             for chunk in output:
@@ -317,7 +317,7 @@ class ConnectionIO(asyncio.Protocol):
         if exc is not None and self.connection_exc is None:
             self.connection_exc = exc
         # Frames held for the end of the turn have nowhere to go.
-        self.pending = None
+        self._pending = None
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -373,7 +373,7 @@ class ConnectionIO(asyncio.Protocol):
         if not output:
             return
         size = len(output[0]) if len(output) == 1 else sum(map(len, output))
-        pending = self.pending
+        pending = self._pending
         if size >= COALESCE_BYTES:
             # Joining would copy a large frame for nothing.
             if pending:
@@ -383,13 +383,13 @@ class ConnectionIO(asyncio.Protocol):
                 for chunk in output:
                     transport.write(chunk)
         elif pending is None:
-            self.pending = output
-            self.pending_size = size
+            self._pending = output
+            self._pending_size = size
             self.loop.call_soon(self._end_burst)
         else:
             pending += output
-            self.pending_size += size
-            if self.pending_size >= COALESCE_BYTES or len(pending) >= COALESCE_FRAMES:
+            self._pending_size += size
+            if self._pending_size >= COALESCE_BYTES or len(pending) >= COALESCE_FRAMES:
                 # Not waiting for the end of a long burst lets the server work
                 # on its start meanwhile, and bounds what is held.
                 self._write_pending(pending)
@@ -402,17 +402,17 @@ class ConnectionIO(asyncio.Protocol):
             # send_data().
             transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
         pending.clear()
-        self.pending_size = 0
+        self._pending_size = 0
 
     def _end_burst(self) -> None:
-        self.wrote = False
-        self.flush_pending()
+        self._wrote = False
+        self._flush_pending()
 
-    def flush_pending(self) -> None:
+    def _flush_pending(self) -> None:
         """Write the frames that :meth:`coalesce` holds, if any."""
-        pending = self.pending
+        pending = self._pending
         if pending is not None:
-            self.pending = None
+            self._pending = None
             if pending:
                 self._write_pending(pending)
 
@@ -421,8 +421,8 @@ class ConnectionIO(asyncio.Protocol):
         output = self.protocol.data_to_send()
         if not output:
             return
-        if self.pending is not None:
-            self.flush_pending()
+        if self._pending is not None:
+            self._flush_pending()
         transport = self.transport
         if transport.is_closing():
             # The socket failed or is closing: asyncio would drop the bytes
