@@ -289,8 +289,7 @@ class ConnectionIO(asyncio.Protocol):
         # produced but skip the half-close it asks for, a shutdown() system call
         # that close() makes redundant.
         output = protocol.data_to_send()
-        if self._pending is not None:
-            self._flush_pending()
+        self._flush_pending()
         if not transport.is_closing():
             write = transport.write
             for chunk in output:
@@ -421,8 +420,7 @@ class ConnectionIO(asyncio.Protocol):
         output = self.protocol.data_to_send()
         if not output:
             return
-        if self._pending is not None:
-            self._flush_pending()
+        self._flush_pending()
         transport = self.transport
         if transport.is_closing():
             # The socket failed or is closing: asyncio would drop the bytes
