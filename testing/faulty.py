@@ -20,11 +20,14 @@ __all__ = ["FaultyPeer", "faulty_server", "server_frame"]
 
 
 def server_frame(opcode: int, data: bytes, *, fin: bool = True, rsv: int = 0) -> bytes:
-    """An unmasked frame with any opcode and RSV bits (payload under 126 bytes)."""
-    assert len(data) < 126
-    return (
-        struct.pack("!BB", (0x80 if fin else 0) | (rsv << 4) | opcode, len(data)) + data
-    )
+    """An unmasked frame with any opcode and RSV bits."""
+    head = (0x80 if fin else 0) | (rsv << 4) | opcode
+    length = len(data)
+    if length < 126:
+        return struct.pack("!BB", head, length) + data
+    if length < 65536:
+        return struct.pack("!BBH", head, 126, length) + data
+    return struct.pack("!BBQ", head, 127, length) + data
 
 
 def _client_frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from unittest import mock
 
 import pytest
 from websockets.asyncio.server import ServerConnection, unix_serve
@@ -45,6 +46,7 @@ from wskit.asyncio import (
 )
 from wskit.asyncio import client as client_module
 from wskit.asyncio.client import backoff
+from wskit.core.protocol import ClientProtocol
 
 ServerFactory = Callable[..., AbstractAsyncContextManager[Peer]]
 
@@ -248,6 +250,34 @@ async def test_tls_with_test_ca(server: ServerFactory) -> None:
         async with open_ws(uri, ssl=tls.client_context, host="127.0.0.1") as ws:
             await ws.send("again")
             assert await ws.recv() == "again"
+
+
+@async_test
+@pytest.mark.parametrize("secure", [False, True])
+async def test_large_messages_are_read_in_place(
+    server: ServerFactory, secure: bool
+) -> None:
+    # Large frames arrive in several reads: the rest of each payload is read
+    # straight into the core's buffer, over TCP or TLS.
+    tls = make_tls()
+    messages: list[str | bytes] = [
+        bytes(i % 251 for i in range(300_000)),
+        "é€" * 40_000,
+        "end",
+    ]
+    original = ClientProtocol.received_into
+    with mock.patch.object(
+        ClientProtocol, "received_into", autospec=True, side_effect=original
+    ) as received_into:
+        async with server(ssl_context=tls.server_context if secure else None) as peer:
+            scheme = "wss" if secure else "ws"
+            uri = f"{scheme}://localhost:{peer.port}/"
+            ssl_context = tls.client_context if secure else None
+            async with open_ws(uri, ssl=ssl_context, compression=None) as ws:
+                for message in messages:
+                    await ws.send(message)
+                assert [await ws.recv() for _ in messages] == messages
+    assert received_into.call_count >= 2
 
 
 @async_test

@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import sys
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -24,6 +25,7 @@ from testing.servers import (
 )
 from wskit.asyncio import ClientConnection, ConnectionClosedError, State, connect
 from wskit.asyncio.transport import COALESCE_FRAMES, timer_queue
+from wskit.core.protocol import ClientProtocol
 
 
 def open_ws(uri: str, **kwargs: Any) -> connect:
@@ -545,3 +547,52 @@ async def test_control_frames_keep_their_place_after_held_frames() -> None:
         *[(0x1, f"last {index}".encode()) for index in range(100)],
         (0x8, b"\x03\xe8"),
     ]
+
+
+@async_test
+async def test_large_frames_read_in_place_by_connections_sharing_a_loop() -> None:
+    # Each large frame arrives in several writes, so its payload is read into
+    # place; two connections on one event loop share the read buffer meanwhile.
+    def script(tag: int) -> list[bytes]:
+        binary = bytes((tag + i) % 251 for i in range(300_000))
+        text = f"{tag}é€".encode() * 40_000
+        frames = (
+            faulty.server_frame(0x2, binary)
+            + faulty.server_frame(0x1, text)
+            + faulty.server_frame(0x1, b"end")
+        )
+        return [frames[i : i + 70_001] for i in range(0, len(frames), 70_001)]
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        writer.write(accept_response(request))
+        received = await reader.read(65536)
+        tag = int(faulty._client_frames(received)[0][1])
+        for chunk in script(tag):
+            writer.write(chunk)
+            await writer.drain()
+            await asyncio.sleep(0.005)
+        await record_until_close(reader, writer, received, [])
+
+    async def run(uri: str, tag: int) -> list[str | bytes]:
+        ws = await open_ws(uri, compression=None)
+        await ws.send(str(tag))
+        got = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(3)]
+        await ws.close()
+        return got
+
+    original = ClientProtocol.received_into
+    with mock.patch.object(
+        ClientProtocol, "received_into", autospec=True, side_effect=original
+    ) as received_into:
+        async with raw_server(handle) as peer:
+            results = await asyncio.gather(run(peer.uri, 1), run(peer.uri, 2))
+    assert received_into.call_count >= 2
+    for tag, got in zip((1, 2), results, strict=True):
+        assert got == [
+            bytes((tag + i) % 251 for i in range(300_000)),
+            f"{tag}é€" * 40_000,
+            "end",
+        ]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wskit.core import frames as frames_module
 from wskit.core.exceptions import PayloadTooBig, ProtocolError
 from wskit.core.frames import (
     Close,
@@ -452,18 +453,78 @@ class TestLargePayloads:
         assert parser.buffered() == 0
         assert parser.idle()
 
-    def test_one_read_is_not_copied(self) -> None:
-        payload = bytes(70000)
+    def test_payload_buffer_takes_the_rest_of_the_payload(self) -> None:
+        payload = bytes(range(256)) * 400  # 102400 bytes
         parser = FrameParser()
-        parser.feed(b"\x82\x7f" + struct.pack("!Q", len(payload)))
+        assert parser.payload_buffer() is None
+        parser.feed(b"\x82\x7f" + struct.pack("!Q", len(payload)) + payload[:1000])
         assert parser.parse(None, None) is None
-        assert not parser.idle()
-        assert parser.buffered() == 0
-        parser.feed(payload)
-        assert parser.buffered() == len(payload)
+        views = []
+        have = 1000
+        for step in (1, 50_000, 30_000):
+            view = parser.payload_buffer()
+            assert view is not None
+            assert len(view) == len(payload) - have == parser.missing()
+            view[:step] = payload[have : have + step]
+            parser.payload_filled(step)
+            views.append(view)
+            have += step
+            assert parser.buffered() == have
+            assert parser.parse(None, None) is None
+        parser.feed(payload[have:90_000])  # feed() and the buffer mix
+        view = parser.payload_buffer()
+        assert view is not None
+        view[:] = payload[90_000:]
+        parser.payload_filled(len(view))
+        assert parser.payload_buffer() is None
         frame = parser.parse(None, None)
         assert frame is not None
-        assert frame.data is payload
+        assert type(frame.data) is bytes
+        assert frame.data == payload
+        assert parser.idle()
+        # Nothing lent can write into the payload any more: it is a message now.
+        for lent in [*views, view]:
+            with pytest.raises(ValueError, match="released"):
+                lent[0] = 0
+
+    def test_payload_buffer_only_for_large_payloads(self) -> None:
+        parser = FrameParser()
+        parser.feed(b"\x82\x7e" + struct.pack("!H", 60000) + bytes(10))
+        assert parser.parse(None, None) is None
+        assert parser.payload_buffer() is None
+        assert parser.missing() == 60000 - 10
+
+    def test_payload_filled_checks_its_size(self) -> None:
+        parser = FrameParser()
+        with pytest.raises(ValueError, match="payload_buffer"):
+            parser.payload_filled(1)
+        parser.feed(b"\x82\x7f" + struct.pack("!Q", 70000))
+        assert parser.parse(None, None) is None
+        view = parser.payload_buffer()
+        assert view is not None
+        for size in (0, 70001):
+            with pytest.raises(ValueError, match="payload_buffer"):
+                parser.payload_filled(size)
+        parser.payload_filled(70000)
+        with pytest.raises(ValueError, match="payload_buffer"):
+            parser.payload_filled(1)  # the buffer was given back
+        frame = parser.parse(None, None)
+        assert frame is not None
+        assert len(frame.data) == 70000
+
+    def test_frames_above_the_collect_limit_grow_the_buffer(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(frames_module, "_COLLECT_MAX", 100_000)
+        payload = bytes(range(256)) * 500  # 128000 bytes
+        parser = FrameParser()
+        parser.feed(b"\x82\x7f" + struct.pack("!Q", len(payload)) + payload[:5])
+        assert parser.parse(None, None) is None
+        assert parser.payload_buffer() is None
+        parser.feed(payload[5:])
+        frame = parser.parse(None, None)
+        assert frame is not None
+        assert frame.data == payload
 
     def test_partial_payload_while_collecting(self) -> None:
         payload = b"abcdefgh" * 10000  # 80000 bytes

@@ -1054,6 +1054,87 @@ def test_split_invariance_collecting(
         assert run_split(wire, list(range(len(wire)))) == reference
 
 
+def run_split_into(
+    wire: bytes, cuts: list[int]
+) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
+    """run_split() as an I/O layer that reads into receive_buffer() when it can."""
+    protocol = open_protocol()
+    prev = 0
+    events: list[object] = []
+    out: list[bytes] = []
+    for cut in [*sorted(cuts), len(wire)]:
+        while prev < cut:
+            view = protocol.receive_buffer()
+            if view is None:
+                protocol.receive_data(wire[prev:cut])
+                prev = cut
+            else:
+                size = min(len(view), cut - prev)
+                view[:size] = wire[prev : prev + size]
+                protocol.received_into(size)
+                prev += size
+            events += protocol.events_received()
+            out += protocol.data_to_send()
+    return events, client_frames(out)
+
+
+@pytest.mark.property
+@settings(max_examples=200)
+@given(frames=server_frames, data=st.data())
+def test_split_invariance_reading_into(
+    frames: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    """The same, reading every incomplete payload in place."""
+    wire = b"".join(server_frame(op, payload) for op, payload in frames)
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=8))
+    reference = run_split(wire, [])
+    with mock.patch.object(frames_module, "_COLLECT_MIN", 0):
+        assert run_split_into(wire, cuts) == reference
+        assert run_split_into(wire, list(range(len(wire)))) == reference
+
+
+class TestReceiveInto:
+    def test_large_message_read_in_place(self) -> None:
+        protocol = open_protocol()
+        payload = bytes(range(256)) * 1000
+        wire = server_frame(0x2, payload) + server_frame(0x1, b"next")
+        assert protocol.receive_buffer() is None
+        protocol.receive_data(wire[:100])
+        view = protocol.receive_buffer()
+        assert view is not None
+        assert len(view) == len(payload) + 10 - 100
+        view[:] = wire[100 : 100 + len(view)]
+        protocol.received_into(len(view))
+        assert protocol.receive_buffer() is None
+        protocol.receive_data(wire[10 + len(payload) :])
+        assert protocol.events_received() == [
+            BinaryData(payload),
+            TextData("next"),
+        ]
+
+    def test_invalid_utf8_fails_before_the_frame_ends(self) -> None:
+        protocol = open_protocol()
+        wire = server_frame(0x1, b"a" * 1000 + b"\xff" + b"a" * 99_000)
+        protocol.receive_data(wire[:20])
+        view = protocol.receive_buffer()
+        assert view is not None
+        view[:1100] = wire[20:1120]
+        protocol.received_into(1100)
+        assert state_of(protocol) is State.CLOSING
+        close = client_frames(protocol.data_to_send())
+        assert close[0][:1] == (0x8,)
+        assert close[0][3][:2] == struct.pack("!H", 1007)
+        # Bytes after the failure are dropped, and no buffer is lent for them.
+        assert protocol.receive_buffer() is None
+
+    def test_no_buffer_during_the_handshake(self) -> None:
+        protocol = ClientProtocol(URI)
+        protocol.send_request(protocol.connect())
+        assert protocol.receive_buffer() is None
+        with pytest.raises(ValueError, match="receive_buffer"):
+            protocol.received_into(1)
+
+
 # take_messages(): the fast way in for I/O layers.
 
 

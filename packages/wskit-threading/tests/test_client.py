@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -27,6 +28,7 @@ from testing.threaded import (
     status_response,
     websockets_server,
 )
+from wskit.core.protocol import ClientProtocol
 from wskit.threading import (
     ConnectionClosedOK,
     Headers,
@@ -229,6 +231,32 @@ def test_tls_with_test_ca(server: ServerFactory) -> None:
         with open_ws(uri, ssl=tls.client_context, host="127.0.0.1") as ws:
             ws.send("again")
             assert ws.recv() == "again"
+
+
+@async_test
+@pytest.mark.parametrize("secure", [False, True])
+def test_large_messages_are_read_in_place(server: ServerFactory, secure: bool) -> None:
+    # Large frames arrive in several reads: the rest of each payload is read
+    # straight into the core's buffer, over TCP or TLS.
+    tls = make_tls()
+    messages: list[str | bytes] = [
+        bytes(i % 251 for i in range(300_000)),
+        "é€" * 40_000,
+        "end",
+    ]
+    original = ClientProtocol.received_into
+    with mock.patch.object(
+        ClientProtocol, "received_into", autospec=True, side_effect=original
+    ) as received_into:
+        with server(ssl_context=tls.server_context if secure else None) as peer:
+            scheme = "wss" if secure else "ws"
+            uri = f"{scheme}://localhost:{peer.port}/"
+            ssl_context = tls.client_context if secure else None
+            with open_ws(uri, ssl=ssl_context, compression=None) as ws:
+                for message in messages:
+                    ws.send(message)
+                assert [ws.recv() for _ in messages] == messages
+    assert received_into.call_count >= 2
 
 
 @async_test

@@ -31,7 +31,7 @@ from .transport import timer_queue
 
 __all__ = ["open_connection", "run_with_deadline"]
 
-_P = TypeVar("_P", bound=asyncio.Protocol)
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
 _T = TypeVar("_T")
 
 # A proxy's answer to CONNECT is a status line and a few headers.

@@ -4,10 +4,12 @@ This module is I/O-specific; the threading front end hand-writes its own twin wi
 a reader thread. Everything else that ``ClientConnection`` does is shape-level
 code in :mod:`wskit.asyncio.connection`.
 
-Speed comes from doing no more than needed per chunk of bytes: ``data_received``
-feeds the core directly, hands a read's whole small messages to the
-:class:`Assembler` in one step, and every other data frame without a task, a copy
-or a queue hop; what the core produced is written at once.
+Speed comes from doing no more than needed per chunk of bytes: reads go into one
+buffer that all the connections of an event loop share (the core copies what it
+keeps before the read returns), or straight into the payload of a large frame in
+progress; ``data_received`` feeds the core directly, hands a read's whole small
+messages to the :class:`Assembler` in one step, and every other data frame
+without a task, a copy or a queue hop; what the core produced is written at once.
 """
 
 from __future__ import annotations
@@ -134,6 +136,30 @@ def timer_queue(loop: asyncio.AbstractEventLoop, delay: float) -> TimerQueue:
     return queue
 
 
+# Size of the read buffer shared by the connections of an event loop: as large
+# as the reads of asyncio's own transports.
+READ_BUFFER_SIZE = 2**18
+
+# Event loop -> its read buffer.
+_read_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+    """The read buffer that the connections on ``loop`` share.
+
+    Sharing is safe because a transport calls ``get_buffer()``, reads and calls
+    ``buffer_updated()`` in one go, and the core copies what it keeps: the
+    buffer is free again when ``buffer_updated()`` returns. A thousand idle
+    connections do not hold a thousand buffers.
+    """
+    view = _read_buffers.get(loop)
+    if view is None:
+        view = _read_buffers[loop] = memoryview(bytearray(READ_BUFFER_SIZE))
+    return view
+
+
 #: Held frames (see :meth:`ConnectionIO.coalesce`) are written once there are
 #: this many...
 COALESCE_FRAMES = 256
@@ -141,7 +167,7 @@ COALESCE_FRAMES = 256
 COALESCE_BYTES = 2**14
 
 
-class ConnectionIO(asyncio.Protocol):
+class ConnectionIO(asyncio.BufferedProtocol):
     """The asyncio half of a client connection: transport callbacks and timers.
 
     Args:
@@ -202,6 +228,10 @@ class ConnectionIO(asyncio.Protocol):
         self._wrote = False
         self._pending: list[bytes] | None = None
         self._pending_size = 0
+        # The buffer that get_buffer() returned last: the shared read buffer, or
+        # the core's buffer for the rest of a large payload (_reading_into).
+        self._read_view: memoryview | None = None
+        self._reading_into = False
 
     # Hooks for the shape-level code.
 
@@ -225,8 +255,33 @@ class ConnectionIO(asyncio.Protocol):
         transport.set_write_buffer_limits(self.write_limit_high, self.write_limit_low)
         self.recv_messages.pause = transport.pause_reading
         self.recv_messages.resume = transport.resume_reading
+        self._read_view = read_buffer(self.loop)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads next: the rest of a large payload, if any."""
+        view = self.protocol.receive_buffer()
+        if view is not None:
+            self._reading_into = True
+            return view
+        self._reading_into = False
+        view = self._read_view
+        if view is None:  # pragma: no cover - connection_made() comes first
+            view = self._read_view = read_buffer(self.loop)
+        return view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Hand what the transport read to the core."""
+        if self._reading_into:
+            self._reading_into = False
+            self._wrote = False
+            self.protocol.received_into(nbytes)
+            self._process_received()
+        else:
+            view = self._read_view
+            assert view is not None
+            self.data_received(view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         """Feed the core, write its answers, dispatch its events."""
         # A read starts a new exchange: the next frame goes out at once.
         self._wrote = False
@@ -239,6 +294,11 @@ class ConnectionIO(asyncio.Protocol):
         if not rest:
             return
         protocol.receive_data(rest)
+        self._process_received()
+
+    def _process_received(self) -> None:
+        """Write what the core answered and dispatch its events."""
+        protocol = self.protocol
         events = protocol.events_received()
         self.send_data()
         if (

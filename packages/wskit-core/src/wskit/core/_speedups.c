@@ -1,7 +1,8 @@
 /*
  * wskit.core._speedups: the C implementation of WebSocket masking, of
  * building a whole masked frame in one buffer, and of decoding the whole
- * small messages that make up most reads from a server.
+ * small messages that make up most reads from a server, and of the buffer
+ * that a large payload is read into.
  *
  * RFC 6455 section 5.3: every byte of a client frame's payload is XORed with
  * byte (i mod 4) of the 4-byte masking key. This is the only per-byte work on
@@ -410,6 +411,50 @@ take_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+PyDoc_STRVAR(payload_buffer_doc,
+"payload_buffer(size, /)\n--\n\n"
+"A new bytes object of size bytes, not yet filled, and a writable memoryview\n"
+"of its storage: a large received payload is read straight into the bytes\n"
+"object that becomes the message, without a copy. The caller must fill it\n"
+"through the view, and release the view and every slice of it, before the\n"
+"bytes object is seen by anyone else: bytes are immutable from then on.");
+
+static PyObject *
+payload_buffer(PyObject *module, PyObject *arg)
+{
+    Py_ssize_t size;
+    PyObject *data, *view, *result;
+
+    (void)module;
+    size = PyLong_AsSsize_t(arg);
+    if (size == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "payload_buffer() size must be >= 0");
+        return NULL;
+    }
+    data = PyBytes_FromStringAndSize(NULL, size);
+    if (data == NULL) {
+        return NULL;
+    }
+    /* The view does not own the bytes object: the caller keeps both. */
+    view = PyMemoryView_FromMemory(PyBytes_AS_STRING(data), size, PyBUF_WRITE);
+    if (view == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    result = PyTuple_New(2);
+    if (result == NULL) {
+        Py_DECREF(data);
+        Py_DECREF(view);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, data);
+    PyTuple_SET_ITEM(result, 1, view);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      apply_mask_doc},
@@ -417,6 +462,7 @@ static PyMethodDef speedups_methods[] = {
      mask_frame_doc},
     {"take_messages", (PyCFunction)(void (*)(void))take_messages, METH_FASTCALL,
      take_messages_doc},
+    {"payload_buffer", (PyCFunction)payload_buffer, METH_O, payload_buffer_doc},
     {NULL, NULL, 0, NULL},
 };
 

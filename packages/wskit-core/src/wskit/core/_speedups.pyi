@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["apply_mask", "mask_frame", "take_messages"]
+__all__ = ["apply_mask", "mask_frame", "payload_buffer", "take_messages"]
 
 def apply_mask(
     data: bytes | bytearray | memoryview,
@@ -50,4 +50,16 @@ def take_messages(
     Raises:
         OverflowError: ``limit`` is negative or does not fit in 64 bits.
         BufferError: ``data`` is not C-contiguous.
+    """
+
+def payload_buffer(size: int, /) -> tuple[bytes, memoryview]:
+    """A new ``bytes`` object of ``size`` bytes to fill, and a writable view of it.
+
+    A large payload is read straight into the ``bytes`` object that becomes the
+    message. The caller fills it through the view and releases the view, and
+    every slice of it, before anyone else sees the ``bytes`` object.
+
+    Raises:
+        ValueError: ``size`` is negative.
+        MemoryError: ``size`` bytes cannot be allocated.
     """

@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from .exceptions import PayloadTooBig, ProtocolError
-from .masking import mask_frame
+from .masking import IMPLEMENTATION, mask_frame
 
 __all__ = [
     "CLOSE_CODE_EXPLANATIONS",
@@ -258,10 +259,28 @@ def serialize_masked(head: int, data: bytes | bytearray | memoryview | str) -> b
     return mask_frame(head, data, key)
 
 
-# Payloads at least this long are collected as the reads that carry them rather
-# than appended to the parse buffer: joining the reads once at the end copies the
-# payload once instead of twice, and never grows the buffer to the frame's size.
+# Payloads at least this long that do not arrive in one read are collected in
+# a buffer of their size, allocated once their header is parsed: each read is
+# copied into place once (or read straight into it, see payload_buffer()), and
+# the parse buffer never grows to the frame's size.
 _COLLECT_MIN = 65536
+# ... and at most this long: a larger frame, which only a max_size above it lets
+# through, grows the parse buffer as it arrives instead of reserving its whole
+# announced size up front.
+_COLLECT_MAX = 2**26
+
+
+def _payload_buffer_python(size: int) -> tuple[bytearray, memoryview]:
+    buffer = bytearray(size)
+    return buffer, memoryview(buffer)
+
+
+_payload_buffer: Callable[[int], tuple[bytes | bytearray, memoryview]]
+if IMPLEMENTATION == "c":
+    # The payload is read into the bytes object that becomes the message.
+    from ._speedups import payload_buffer as _payload_buffer
+else:
+    _payload_buffer = _payload_buffer_python
 
 
 class FrameParser:
@@ -270,7 +289,17 @@ class FrameParser:
     Feed bytes with :meth:`feed`, then call :meth:`parse` until it returns ``None``.
     """
 
-    __slots__ = ("_buf", "_have", "_head", "_length", "_parts", "_pos", "_start")
+    __slots__ = (
+        "_buf",
+        "_have",
+        "_head",
+        "_length",
+        "_lent",
+        "_payload",
+        "_pos",
+        "_start",
+        "_view",
+    )
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -281,29 +310,31 @@ class FrameParser:
         self._head = -1
         self._length = 0
         self._start = 0
-        # A large payload in progress, as the reads that brought it (see
-        # _COLLECT_MIN), and how many of its bytes they hold; None otherwise.
-        # While collecting, _buf holds only bytes that follow the payload.
-        self._parts: list[bytes] | None = None
+        # A large payload in progress (see _COLLECT_MIN): the buffer it is
+        # collected in, a writable view of it, how many bytes it holds, and the
+        # slice lent by payload_buffer(); _payload is None otherwise. While
+        # collecting, _buf holds only bytes that follow the payload.
+        self._payload: bytes | bytearray | None = None
+        self._view: memoryview | None = None
         self._have = 0
+        self._lent: memoryview | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes; the parser keeps no reference to ``data``."""
-        parts = self._parts
-        if parts is not None:
-            need = self._length - self._have
+        view = self._view
+        if view is not None:
+            have = self._have
+            need = self._length - have
             if need:
                 size = len(data)
                 if size <= need:
-                    # Kept as is when it is bytes: immutable, so no copy needed.
-                    parts.append(data if type(data) is bytes else bytes(data))
-                    self._have += size
+                    view[have : have + size] = data
+                    self._have = have + size
                     return
-                # Through a view: slicing bytes would copy the rest once more.
-                view = memoryview(data)
-                parts.append(bytes(view[:need]))
-                self._have += need
-                data = view[need:]
+                data = memoryview(data)
+                view[have:] = data[:need]
+                self._have = have + need
+                data = data[need:]
         buf = self._buf
         if self._pos and self._pos == len(buf):
             # Everything was consumed: restart at the beginning, cheaply.
@@ -313,6 +344,44 @@ class FrameParser:
                 self._start = 0
         buf += data
 
+    def payload_buffer(self) -> memoryview | None:
+        """Where the rest of the large payload in progress may be written directly.
+
+        Reading into it (``recv_into``) saves copying the payload from a read
+        buffer. Then call :meth:`payload_filled` with how many bytes were
+        written, before anything else.
+
+        Returns:
+            A writable view of exactly the missing bytes, or ``None`` when no
+            large payload is in progress.
+        """
+        view = self._view
+        if view is None or self._have == self._length:
+            return None
+        lent = self._lent = view[self._have :]
+        return lent
+
+    def payload_filled(self, size: int) -> None:
+        """Record that ``size`` bytes were written into :meth:`payload_buffer`.
+
+        Raises:
+            ValueError: No buffer was lent, or ``size`` is not between 1 and its
+                length.
+        """
+        lent = self._lent
+        if lent is None or not 0 < size <= len(lent):
+            lent_size = "none" if lent is None else f"{len(lent)} bytes"
+            raise ValueError(
+                f"{size} bytes written do not fit the buffer lent for the payload "
+                f"({lent_size}); ask for the buffer (payload_buffer() or "
+                "receive_buffer()) first and pass the number of bytes written into it"
+            )
+        # Released now, so that nothing can write into the payload once it
+        # becomes an immutable message.
+        self._lent = None
+        lent.release()
+        self._have += size
+
     def missing(self) -> int:
         """How many more bytes complete the frame in progress.
 
@@ -320,14 +389,14 @@ class FrameParser:
         """
         if self._head < 0:
             return 0
-        if self._parts is not None:
+        if self._view is not None:
             return self._length - self._have
         return self._start + self._length - len(self._buf)
 
     def buffered(self) -> int:
         """The number of bytes received and not yet parsed."""
         pending = len(self._buf) - self._pos
-        if self._parts is not None:
+        if self._view is not None:
             pending += self._have
         return pending
 
@@ -365,19 +434,9 @@ class FrameParser:
         head = self._head
         if head < 0:
             return None
-        parts = self._parts
-        if parts is not None:
-            # Walk back from the newest read: only what follows skip is needed.
-            tail: list[bytes] = []
-            end = self._have
-            for part in reversed(parts):
-                if end <= skip:
-                    break
-                begin = end - len(part)
-                tail.append(part[skip - begin :] if begin < skip else part)
-                end = begin
-            tail.reverse()
-            return head & 0x0F, bool(head & 0x40), b"".join(tail)
+        view = self._view
+        if view is not None:
+            return head & 0x0F, bool(head & 0x40), bytes(view[skip : self._have])
         end = min(len(self._buf), self._start + self._length)
         return (
             head & 0x0F,
@@ -436,23 +495,32 @@ class FrameParser:
             head = self._head
             length = self._length
             start = self._start
-        parts = self._parts
-        if parts is not None:
+        view = self._view
+        if view is not None:
             if self._have < length:
                 return None
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
-            self._parts = None
+            payload = self._payload
+            assert payload is not None
+            # Every view of the payload is gone before it becomes the frame's.
+            if self._lent is not None:
+                self._lent.release()
+                self._lent = None
+            view.release()
+            self._view = self._payload = None
             self._have = 0
+            data = payload if type(payload) is bytes else bytes(payload)
         else:
             end = start + length
             if len(buf) < end:
-                if length >= _COLLECT_MIN:
+                if _COLLECT_MIN <= length <= _COLLECT_MAX:
                     # Move what arrived of the payload out of the buffer; the
-                    # rest is collected by feed() as it comes.
-                    self._parts = (
-                        [bytes(memoryview(buf)[start:])] if len(buf) > start else []
-                    )
-                    self._have = len(buf) - start
+                    # rest is collected by feed() or payload_filled().
+                    self._payload, view = _payload_buffer(length)
+                    have = len(buf) - start
+                    if have:
+                        view[:have] = memoryview(buf)[start:]
+                    self._view = view
+                    self._have = have
                     buf.clear()
                     self._pos = 0
                     self._start = 0

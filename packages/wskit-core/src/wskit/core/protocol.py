@@ -332,6 +332,37 @@ class ClientProtocol:
         self._frames.feed(data)
         self._parse_frames()
 
+    def receive_buffer(self) -> memoryview | None:
+        """A buffer to read the next bytes into, when a large frame is arriving.
+
+        It is the rest of that frame's payload, so that reading into it (with
+        ``recv_into`` or :meth:`asyncio.BufferedProtocol.get_buffer`) skips the
+        copy from a read buffer: with the C extension, a binary message is then
+        the very ``bytes`` object the payload was read into. After writing into
+        it, call :meth:`received_into` before any other method.
+
+        Returns:
+            A writable view of exactly the bytes still missing from the frame, or
+            ``None``: read into a buffer of your own and call
+            :meth:`receive_data`.
+        """
+        if self._discarding or self.eof_rcvd or self._response_parser is not None:
+            return None
+        return self._frames.payload_buffer()
+
+    def received_into(self, size: int) -> None:
+        """Record that ``size`` bytes were read into :meth:`receive_buffer`.
+
+        Never raises because of the peer, as :meth:`receive_data`.
+
+        Raises:
+            ValueError: :meth:`receive_buffer` did not lend a buffer, or
+                ``size`` is not between 1 and its length.
+        """
+        self._frames.payload_filled(size)
+        if not self._discarding:
+            self._parse_frames()
+
     def _end_frame(self, data: memoryview) -> bool:
         """Feed the end of the frame in progress; whether reading goes on."""
         self._frames.feed(data)

@@ -76,17 +76,11 @@ _BytesLike = (bytes, bytearray, memoryview)
 
 _Fragment = str | bytes | bytearray | memoryview
 
-# Size of the receive buffer of each reading thread; frames larger than this
-# arrive in several reads.
+# Size of the receive buffer of each reading thread. The rest of a large frame
+# is read into the core's buffer for its payload instead (see _read_view).
 _READ_SIZE = 2**17
 # Chunks up to this total are joined and written with one system call.
 _JOIN_LIMIT = 2**14
-# When the last message was at least this large and two reads in a row filled
-# the buffer, a large payload is arriving: read it in bytes objects of up to this
-# size, which the core keeps without copying. Not for a stream of smaller
-# messages: a read holding several frames is copied anyway, and allocating
-# large bytes objects then only costs.
-_LARGE_READ_SIZE = 2**18
 # Seconds without a read by the application before the background thread reads
 # for it. Reading goes back to the application at once when it wants to read.
 _HANDOVER_DELAY = 0.2
@@ -194,9 +188,6 @@ class ConnectionIO:
         self.reader_thread: threading.Thread | None = None
         # Whether application threads read the socket themselves (not TLS).
         self._inline = False
-        # Consecutive reads that filled the buffer; see _LARGE_READ_SIZE.
-        self._full_reads = 0
-        self._large_messages = False
         # Reads by application threads, and the count the last idle check saw.
         self._reads = 0
         self._reads_seen = 0
@@ -236,8 +227,25 @@ class ConnectionIO:
 
     # Reading, in whichever thread holds the read token.
 
-    def _received(self, data: bytes | memoryview) -> list[DataFrame]:
-        """Feed bytes to the core, write its answer, and return the data frames."""
+    def _read_view(self) -> tuple[memoryview, bool]:
+        """Where to read next, and whether it is the core's own buffer.
+
+        The rest of a large payload in progress is read straight into place (see
+        ``ClientProtocol.receive_buffer``), anything else into the thread's read
+        buffer. Without the protocol mutex: only the thread holding the read
+        token touches the core's frame parser.
+        """
+        view = self.protocol.receive_buffer()
+        if view is not None:
+            return view, True
+        return _read_buffer()[1], False
+
+    def _received(self, data: memoryview, into: bool = False) -> list[DataFrame]:
+        """Feed bytes to the core, write its answer, and return the data frames.
+
+        ``into``: ``data`` was read into the buffer from :meth:`_read_view` that
+        belongs to the core.
+        """
         protocol = self.protocol
         mutex = self.protocol_mutex
         # _acquire() and _release(), inlined on this path of every message.
@@ -246,7 +254,10 @@ class ConnectionIO:
         busy[ident] = busy.get(ident, 0) + 1
         mutex.acquire()
         try:
-            protocol.receive_data(data)
+            if into:
+                protocol.received_into(len(data))
+            else:
+                protocol.receive_data(data)
             events = protocol.events_received()
             output = protocol.data_to_send()
             if output:
@@ -305,30 +316,16 @@ class ConnectionIO:
             sock, max(deadline - time.monotonic(), 0.0)
         ):
             raise TimeoutError("timed out while waiting for a message")
-        data: bytes | memoryview
+        view, into = self._read_view()
         try:
-            if self._full_reads > 1 and self._large_messages:
-                data = sock.recv(_LARGE_READ_SIZE)
-                size = len(data)
-                if size < _READ_SIZE:
-                    self._full_reads = 0
-            else:
-                buffer, view = _read_buffer()
-                size = sock.recv_into(buffer)
-                data = view[:size]
-                if size == _READ_SIZE:
-                    self._full_reads += 1
-                else:
-                    self._full_reads = 0
+            size = sock.recv_into(view)
         except (OSError, ValueError) as exc:
             self._read_failed(exc)
             return []
         if not size:
             self._eof()
             return []
-        frames = self._received(data)
-        if frames:
-            self._large_messages = len(frames[-1].data) >= _LARGE_READ_SIZE
+        frames = self._received(view[:size], into)
         if self.protocol.failure_pending:
             self._schedule_failure()
         return frames
@@ -348,9 +345,9 @@ class ConnectionIO:
             return
         frames: list[DataFrame] = []
         try:
-            buffer, view = _read_buffer()
+            view, into = self._read_view()
             try:
-                size = sock.recv_into(buffer, 0, _DONTWAIT)  # type: ignore[arg-type]
+                size = sock.recv_into(view, 0, _DONTWAIT)  # type: ignore[arg-type]
             except (BlockingIOError, InterruptedError):
                 size = -1
             except (OSError, ValueError) as exc:
@@ -359,7 +356,7 @@ class ConnectionIO:
             if size == 0:
                 self._eof()
             elif size > 0:
-                frames = self._received(view[:size])
+                frames = self._received(view[:size], into)
                 if self.protocol.failure_pending:
                     self._schedule_failure()
         finally:
@@ -474,18 +471,18 @@ class ConnectionIO:
         assert sock is not None
         protocol = self.protocol
         put = self.recv_messages.put
-        buffer, view = _read_buffer()
         try:
             while True:
+                view, into = self._read_view()
                 try:
-                    size = sock.recv_into(buffer)
+                    size = sock.recv_into(view)
                 except (OSError, ValueError) as exc:
                     if self.connection_exc is None and not self._lost:
                         self.connection_exc = exc
                     break
                 if not size:
                     break
-                for frame in self._received(view[:size]):
+                for frame in self._received(view[:size], into):
                     put(frame)
                 if protocol.failure_pending:
                     self._fail_pending()
