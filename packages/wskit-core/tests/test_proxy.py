@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import urllib.request
+
 import pytest
 
+from wskit.core import proxy as proxy_module
 from wskit.core.exceptions import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus
 from wskit.core.proxy import (
     Proxy,
@@ -11,6 +15,7 @@ from wskit.core.proxy import (
     build_socks5_connect,
     build_socks5_greeting,
     build_socks5_password,
+    environment_proxies,
     get_proxy,
     parse_connect_response,
     parse_proxy,
@@ -69,6 +74,45 @@ def test_get_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_proxy(wss) == "http://ws-only:3128"
     monkeypatch.setenv("no_proxy", "example.com")
     assert get_proxy(wss) is None
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"http_proxy": "http://a:1"},
+        {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:1"},
+        {"HTTPS_PROXY": "http://upper:1", "https_proxy": ""},
+        {"Https_Proxy": "http://mixed:1", "WSS_PROXY": "http://w:1"},
+        {"HTTP_PROXY": "http://cgi:1", "REQUEST_METHOD": "GET"},
+        {"http_proxy": "http://cgi:1", "REQUEST_METHOD": "GET"},
+        {"all_proxy": "socks5h://all:1", "no_proxy": "example.com", "X_PROXY": ""},
+        {"_proxy": "http://empty-scheme:1", "proxy": "http://no-underscore:1"},
+        {"http_proxy": "http://caf\u00e9:1"},
+    ],
+)
+@pytest.mark.skipif(
+    proxy_module._SYSTEM_SETTINGS, reason="urllib also reads the system's settings"
+)
+def test_environment_proxies_match_urllib(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    expected = urllib.request.getproxies_environment()
+    assert environment_proxies() == expected
+    uri = parse_uri("ws://example.com/")
+    assert get_proxy(uri) == next(
+        (
+            expected[scheme]
+            for scheme in ("ws", "socks", "https", "http")
+            if scheme in expected and "no" not in expected
+        ),
+        None,
+    )
 
 
 def test_connect_request() -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import struct
+import sys
 import urllib.parse
 import urllib.request
 
@@ -28,6 +30,7 @@ __all__ = [
     "build_socks5_connect",
     "build_socks5_greeting",
     "build_socks5_password",
+    "environment_proxies",
     "get_proxy",
     "parse_connect_response",
     "parse_proxy",
@@ -93,6 +96,50 @@ def parse_proxy(proxy: str) -> Proxy:
     return Proxy(parsed.scheme, parsed.hostname, port, username, password)
 
 
+# Where urllib.request.getproxies() also reads the system's settings (macOS,
+# Windows), it is used as is; elsewhere it reads only the environment, which
+# environment_proxies() does several times faster.
+_SYSTEM_SETTINGS = sys.platform in ("darwin", "win32") or not os.supports_bytes_environ
+
+
+def environment_proxies() -> dict[str, str]:
+    """The proxies set in the environment, as :func:`urllib.request.getproxies`.
+
+    The same rules as ``urllib.request.getproxies_environment()``: any variable
+    named ``<scheme>_proxy`` in any case, the lowercase name winning (an empty
+    lowercase value removes the scheme), and ``HTTP_PROXY`` ignored in a CGI
+    script (``REQUEST_METHOD`` set) since a client's ``Proxy:`` header sets it.
+    ``no_proxy`` is returned under ``"no"``.
+
+    Why not urllib's: it decodes every variable of the environment, which costs
+    about 1 us each, 40 us per connection with a usual environment; this screens
+    the undecoded names (POSIX only, see ``os.environb``) and decodes the few
+    that end in ``_proxy``.
+    """
+    found: list[tuple[str, str, str]] = []
+    proxies: dict[str, str] = {}
+    environ = os.environ
+    for raw in os.environb:
+        if len(raw) > 5 and raw[-6] == 0x5F and raw[-5:].lower() == b"proxy":
+            name = os.fsdecode(raw)
+            value = environ.get(name, "")
+            scheme = name[:-6].lower()
+            found.append((name, value, scheme))
+            if value:
+                proxies[scheme] = value
+    if not found:
+        return proxies
+    if "REQUEST_METHOD" in environ:
+        proxies.pop("http", None)
+    for name, value, scheme in found:
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[scheme] = value
+            else:
+                proxies.pop(scheme, None)
+    return proxies
+
+
 def get_proxy(uri: WebSocketURI) -> str | None:
     """Return the proxy configured in the environment for ``uri``, if any.
 
@@ -106,13 +153,17 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     Returns:
         The proxy URL, or ``None`` to connect directly.
     """
-    # Reading the environment costs about as much as opening a local connection:
-    # read it once, and look at no_proxy only when some proxy is configured.
-    proxies = urllib.request.getproxies()
-    if not proxies:
-        return None
-    if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
-        return None
+    # Look at no_proxy only when some proxy is configured.
+    if _SYSTEM_SETTINGS:
+        proxies = urllib.request.getproxies()
+        if not proxies or urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
+            return None
+    else:
+        proxies = environment_proxies()
+        if not proxies or urllib.request.proxy_bypass_environment(
+            f"{uri.host}:{uri.port}", proxies
+        ):
+            return None
     schemes = (
         ["wss", "socks", "https"] if uri.secure else ["ws", "socks", "https", "http"]
     )
