@@ -153,17 +153,14 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     Returns:
         The proxy URL, or ``None`` to connect directly.
     """
-    # Look at no_proxy only when some proxy is configured.
+    # Look at no_proxy only when some proxy is configured: proxy_bypass() reads
+    # the whole environment again.
     if _SYSTEM_SETTINGS:
         proxies = urllib.request.getproxies()
-        if not proxies or urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
-            return None
     else:
         proxies = environment_proxies()
-        if not proxies or urllib.request.proxy_bypass_environment(
-            f"{uri.host}:{uri.port}", proxies
-        ):
-            return None
+    if not proxies or urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
+        return None
     schemes = (
         ["wss", "socks", "https"] if uri.secure else ["ws", "socks", "https", "http"]
     )
