@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import importlib
 import struct
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,6 +20,12 @@ from wskit.core.frames import (
     serialize_frame,
 )
 from wskit.core.masking import apply_mask
+
+_speedups: ModuleType | None
+try:
+    _speedups = importlib.import_module("wskit.core._speedups")
+except ImportError:
+    _speedups = None
 
 
 def server_frame(
@@ -544,3 +553,31 @@ class TestLargePayloads:
         ping = parser.parse(None, None)
         assert ping is not None
         assert ping.opcode is Opcode.PING
+
+
+@pytest.mark.parametrize(
+    "payload_buffer",
+    [
+        pytest.param(
+            getattr(_speedups, "payload_buffer", None),
+            id="c",
+            marks=pytest.mark.skipif(
+                _speedups is None, reason="the C extension is not built"
+            ),
+        ),
+        pytest.param(frames_module._payload_buffer_python, id="python"),
+    ],
+)
+def test_payload_buffer_storage(payload_buffer: Any) -> None:
+    data, view = payload_buffer(100_000)
+    assert len(data) == len(view) == 100_000
+    assert not view.readonly
+    view[:] = bytes(range(250)) * 400
+    assert bytes(data) == bytes(range(250)) * 400
+    # A view that outlives the buffer's other references keeps it alive.
+    tail = view[99_990:]
+    del data, view
+    tail[:] = b"0123456789"
+    assert bytes(tail) == b"0123456789"
+    with pytest.raises(ValueError, match=r">= 0|negative"):
+        payload_buffer(-1)

@@ -9,9 +9,9 @@
  * the send path that Python cannot hand to an existing C routine. On the
  * receive path, take_messages turns a read made of whole small frames into
  * messages in one call, where Python would spend more time per frame than the
- * system call that read them. The pure-Python twins live in masking.py and
- * whole_frames.py and must give identical results; those two modules are the
- * only ones that import this one.
+ * system call that read them. The pure-Python twins live in masking.py,
+ * whole_frames.py and frames.py and must give identical results; those
+ * modules are the only ones that import this one.
  *
  * The loop works on the widest unit available: AVX2 (32 bytes) when the
  * compiler was told it may use it, SSE2 (16 bytes, the x86-64 baseline),
@@ -411,21 +411,67 @@ take_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* A payload being received: the bytes object it is read into, exposed as a
+ * writable buffer. Views of it keep it, and so the bytes object, alive: a
+ * transport that still holds a view after the payload became a message can
+ * never point into freed memory. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;
+} PayloadStorage;
+
+static int
+storage_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    PyObject *data = ((PayloadStorage *)self)->data;
+    return PyBuffer_FillInfo(view, self, PyBytes_AS_STRING(data),
+                             PyBytes_GET_SIZE(data), 0, flags);
+}
+
+static void
+storage_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    Py_XDECREF(((PayloadStorage *)self)->data);
+    PyObject_Free(self);
+    Py_DECREF(type);
+}
+
+static PyType_Slot storage_slots[] = {
+    {Py_bf_getbuffer, (void *)storage_getbuffer},
+    {Py_tp_dealloc, (void *)storage_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec storage_spec = {
+    "wskit.core._speedups.PayloadStorage",
+    sizeof(PayloadStorage),
+    0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    storage_slots,
+};
+
+typedef struct {
+    PyTypeObject *storage_type;
+} speedups_state;
+
 PyDoc_STRVAR(payload_buffer_doc,
 "payload_buffer(size, /)\n--\n\n"
 "A new bytes object of size bytes, not yet filled, and a writable memoryview\n"
 "of its storage: a large received payload is read straight into the bytes\n"
-"object that becomes the message, without a copy. The caller must fill it\n"
-"through the view, and release the view and every slice of it, before the\n"
-"bytes object is seen by anyone else: bytes are immutable from then on.");
+"object that becomes the message, without a copy. The caller fills it\n"
+"through the view and lets go of every view before anyone else sees the\n"
+"bytes object; views keep it alive, so a late one never points into freed\n"
+"memory.");
 
 static PyObject *
 payload_buffer(PyObject *module, PyObject *arg)
 {
     Py_ssize_t size;
     PyObject *data, *view, *result;
+    PayloadStorage *storage;
+    speedups_state *state = (speedups_state *)PyModule_GetState(module);
 
-    (void)module;
     size = PyLong_AsSsize_t(arg);
     if (size == -1 && PyErr_Occurred()) {
         return NULL;
@@ -438,8 +484,15 @@ payload_buffer(PyObject *module, PyObject *arg)
     if (data == NULL) {
         return NULL;
     }
-    /* The view does not own the bytes object: the caller keeps both. */
-    view = PyMemoryView_FromMemory(PyBytes_AS_STRING(data), size, PyBUF_WRITE);
+    storage = PyObject_New(PayloadStorage, state->storage_type);
+    if (storage == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    Py_INCREF(data);
+    storage->data = data;
+    view = PyMemoryView_FromObject((PyObject *)storage);
+    Py_DECREF(storage);
     if (view == NULL) {
         Py_DECREF(data);
         return NULL;
@@ -466,9 +519,41 @@ static PyMethodDef speedups_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* The module keeps no state, so it is safe in every subinterpreter and, on
- * free-threaded builds, without the GIL. */
+static int
+speedups_exec(PyObject *module)
+{
+    speedups_state *state = (speedups_state *)PyModule_GetState(module);
+    state->storage_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &storage_spec, NULL);
+    return state->storage_type == NULL ? -1 : 0;
+}
+
+static int
+speedups_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    speedups_state *state = (speedups_state *)PyModule_GetState(module);
+    Py_VISIT(state->storage_type);
+    return 0;
+}
+
+static int
+speedups_clear(PyObject *module)
+{
+    speedups_state *state = (speedups_state *)PyModule_GetState(module);
+    Py_CLEAR(state->storage_type);
+    return 0;
+}
+
+static void
+speedups_free(void *module)
+{
+    speedups_clear((PyObject *)module);
+}
+
+/* The module's only state is its own type, per module object, so it is safe
+ * in every subinterpreter and, on free-threaded builds, without the GIL. */
 static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, (void *)speedups_exec},
 #if defined(Py_mod_multiple_interpreters)
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
@@ -485,12 +570,12 @@ static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "wskit.core._speedups", /* m_name */
     speedups_doc,           /* m_doc */
-    0,                      /* m_size */
+    sizeof(speedups_state), /* m_size */
     speedups_methods,       /* m_methods */
     speedups_slots,         /* m_slots */
-    NULL,                   /* m_traverse */
-    NULL,                   /* m_clear */
-    NULL,                   /* m_free */
+    speedups_traverse,      /* m_traverse */
+    speedups_clear,         /* m_clear */
+    speedups_free,          /* m_free */
 };
 
 PyMODINIT_FUNC

@@ -56,8 +56,9 @@ def payload_buffer(size: int, /) -> tuple[bytes, memoryview]:
     """A new ``bytes`` object of ``size`` bytes to fill, and a writable view of it.
 
     A large payload is read straight into the ``bytes`` object that becomes the
-    message. The caller fills it through the view and releases the view, and
-    every slice of it, before anyone else sees the ``bytes`` object.
+    message. The caller fills it through the view and lets go of every view
+    before anyone else sees the ``bytes`` object. Views keep the ``bytes`` object
+    alive, so one that outlives it never points into freed memory.
 
     Raises:
         ValueError: ``size`` is negative.

@@ -9,6 +9,7 @@ versus negotiated extensions, continuation sequencing) belong to the protocol.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import struct
@@ -283,6 +284,19 @@ else:
     _payload_buffer = _payload_buffer_python
 
 
+def _release(view: memoryview) -> None:
+    """Release a view of a payload, so that nothing writes into the payload once
+    it becomes an immutable message.
+
+    A transport that still holds the buffer it read into while it reports the
+    read (uvloop does, until its callback returns) keeps the view exported:
+    then it is left to go away with the transport's reference, as the transport
+    writes no more into it.
+    """
+    with contextlib.suppress(BufferError):
+        view.release()
+
+
 class FrameParser:
     """Incremental frame parser for frames sent by a server.
 
@@ -376,10 +390,8 @@ class FrameParser:
                 f"({lent_size}); ask for the buffer (payload_buffer() or "
                 "receive_buffer()) first and pass the number of bytes written into it"
             )
-        # Released now, so that nothing can write into the payload once it
-        # becomes an immutable message.
         self._lent = None
-        lent.release()
+        _release(lent)
         self._have += size
 
     def missing(self) -> int:
@@ -501,11 +513,10 @@ class FrameParser:
                 return None
             payload = self._payload
             assert payload is not None
-            # Every view of the payload is gone before it becomes the frame's.
             if self._lent is not None:
-                self._lent.release()
+                _release(self._lent)
                 self._lent = None
-            view.release()
+            _release(view)
             self._view = self._payload = None
             self._have = 0
             data = payload if type(payload) is bytes else bytes(payload)
