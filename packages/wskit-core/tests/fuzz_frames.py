@@ -15,7 +15,7 @@ with permessage-deflate negotiated or not (the first input byte decides):
 1. ``receive_data`` and ``receive_eof`` never raise: peer faults become state.
 2. Split invariance: the events and the frames sent back (unmasked) are the same
    whether the input arrives in one piece, one byte at a time, or cut where the
-   input says.
+   input says, and whether payloads are read into ``receive_buffer()`` or not.
 3. Every text event is a ``str``, every binary event ``bytes``, and no message
    exceeds ``max_size``.
 
@@ -33,6 +33,7 @@ import tempfile
 import time
 from types import FunctionType, ModuleType
 
+from wskit.core import frames as frames_module
 from wskit.core.events import BinaryData, Event, TextData
 from wskit.core.extensions.permessage_deflate import PerMessageDeflate
 from wskit.core.masking import apply_mask
@@ -74,14 +75,32 @@ def _unmask(chunks: list[bytes]) -> list[tuple[int, bytes]]:
     return frames
 
 
-def _outcome(chunks: list[bytes], deflate: bool) -> tuple[object, ...]:
+def _feed_into(protocol: ClientProtocol, chunk: bytes) -> None:
+    """Feed ``chunk`` as an I/O layer that reads into ``receive_buffer()``."""
+    while chunk:
+        view = protocol.receive_buffer()
+        if view is None:
+            protocol.receive_data(chunk)
+            return
+        size = min(len(view), len(chunk))
+        view[:size] = chunk[:size]
+        protocol.received_into(size)
+        chunk = chunk[size:]
+
+
+def _outcome(
+    chunks: list[bytes], deflate: bool, *, into: bool = False
+) -> tuple[object, ...]:
     protocol = ClientProtocol("ws://fuzz/", state=State.OPEN, max_size=MAX_SIZE)
     if deflate:
         protocol.extensions = [PerMessageDeflate(False, False, 15, 15)]
     events: list[Event] = []
     output: list[bytes] = []
     for chunk in chunks:
-        protocol.receive_data(chunk)
+        if into:
+            _feed_into(protocol, chunk)
+        else:
+            protocol.receive_data(chunk)
         events += protocol.events_received()
         output += protocol.data_to_send()
     protocol.receive_eof()
@@ -114,6 +133,17 @@ def fuzz_one_input(data: bytes) -> None:
     if data:
         cut = data[0] % (len(data) + 1)
         assert _outcome([data[:cut], data[cut:]], deflate) == whole
+        # Every payload of 2 bytes or more that does not arrive whole is read
+        # into the buffer that receive_buffer() lends.
+        collect_min = frames_module._COLLECT_MIN
+        frames_module._COLLECT_MIN = 2
+        try:
+            chunks = [data[:cut], data[cut:]]
+            assert _outcome(chunks, deflate, into=True) == whole
+            chunks = [data[i : i + 3] for i in range(0, len(data), 3)]
+            assert _outcome(chunks, deflate, into=True) == whole
+        finally:
+            frames_module._COLLECT_MIN = collect_min
 
 
 def _mutate(rng: random.Random, data: bytes) -> bytes:
