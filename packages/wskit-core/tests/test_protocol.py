@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wskit.core import frames as frames_module
+from wskit.core import protocol as protocol_module
 from wskit.core.events import BinaryData, Close, Ping, Pong, TextData
 from wskit.core.exceptions import (
     ConnectionClosedError,
@@ -1091,6 +1092,10 @@ def test_split_invariance_reading_into(
     with mock.patch.object(frames_module, "_COLLECT_MIN", 0):
         assert run_split_into(wire, cuts) == reference
         assert run_split_into(wire, list(range(len(wire)))) == reference
+        # Every read that the fast paths leave is fed header first.
+        with mock.patch.object(protocol_module, "_HEADER_ALONE_MIN", 2):
+            assert run_split_into(wire, cuts) == reference
+            assert run_split(wire, cuts) == reference
 
 
 class TestReceiveInto:

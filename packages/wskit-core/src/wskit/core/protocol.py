@@ -63,6 +63,9 @@ _DEFLATE_SLACK = 64
 # The limit given to take_messages() when max_size is None: larger than any
 # length that a frame header can encode and take_messages() accepts.
 _NO_LIMIT = 2**63
+# What receive_data() leaves to the general parser, from this size on, is fed
+# header first: see there.
+_HEADER_ALONE_MIN = 4096
 
 # What take_messages() returns when it takes nothing; callers only read it.
 _NO_MESSAGES: list[str | bytes] = []
@@ -307,7 +310,7 @@ class ClientProtocol:
             # the parser's buffer (a stream of large messages seldom has reads
             # that start on a frame boundary).
             view = data if type(data) is memoryview else memoryview(data)
-            if not self._end_frame(view[:missing]):
+            if not self._feed(view[:missing]):
                 return
             data = view[missing:]
         if (
@@ -329,6 +332,17 @@ class ClientProtocol:
             data = self._receive_whole_deflated_frames(data, self.extensions[0])
             if not data:
                 return
+        if len(data) >= _HEADER_ALONE_MIN and self._frames.idle():
+            # A frame starts here and does not end in this read, or the fast
+            # paths above would have taken it: feed its header alone first, so
+            # that a large payload goes straight into the buffer it is collected
+            # in, rather than into the parse buffer and then there.
+            second = data[1]
+            size = 2 if second & 0x7F < 126 else 4 if second & 0x7F == 126 else 10
+            view = data if type(data) is memoryview else memoryview(data)
+            if not self._feed(view[:size]):
+                return
+            data = view[size:]
         self._frames.feed(data)
         self._parse_frames()
 
@@ -363,8 +377,8 @@ class ClientProtocol:
         if not self._discarding:
             self._parse_frames()
 
-    def _end_frame(self, data: memoryview) -> bool:
-        """Feed the end of the frame in progress; whether reading goes on."""
+    def _feed(self, data: memoryview) -> bool:
+        """Feed and parse part of a read; whether the rest should follow."""
         self._frames.feed(data)
         self._parse_frames()
         return not self._discarding
