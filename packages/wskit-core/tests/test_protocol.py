@@ -1098,6 +1098,57 @@ def test_split_invariance_reading_into(
             assert run_split(wire, cuts) == reference
 
 
+def run_split_reusing(
+    wire: bytes, cuts: list[int], *, handshake: bool = False
+) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
+    """run_split() through one read buffer, scribbled over after each read."""
+    if handshake:
+        protocol = ClientProtocol(URI)
+        protocol.send_request(protocol.connect())
+        protocol.data_to_send()
+        wire = handshake_response(protocol.key) + wire
+    else:
+        protocol = open_protocol()
+    buffer = bytearray(len(wire) + 1)
+    view = memoryview(buffer)
+    prev = 0
+    events: list[object] = []
+    out: list[bytes] = []
+    for cut in [*sorted(cuts), len(wire)]:
+        size = cut - prev
+        buffer[:size] = wire[prev:cut]
+        messages, rest = protocol.take_messages(view[:size])
+        events += [
+            TextData(m) if isinstance(m, str) else BinaryData(m) for m in messages
+        ]
+        if rest:
+            protocol.receive_data(rest)
+        buffer[:] = b"\xee" * len(buffer)
+        prev = cut
+        events += [e for e in protocol.events_received() if not isinstance(e, Response)]
+        out += protocol.data_to_send()
+    return events, client_frames(out)
+
+
+@pytest.mark.property
+@settings(max_examples=200)
+@given(frames=server_frames, data=st.data())
+def test_read_buffer_may_be_reused(
+    frames: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    """Nothing the protocol keeps points into the caller's read buffer."""
+    wire = b"".join(server_frame(op, payload) for op, payload in frames)
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=8))
+    reference = run_split(wire, [])
+    assert run_split_reusing(wire, cuts) == reference
+    assert run_split_reusing(wire, cuts, handshake=True) == reference
+    with (
+        mock.patch.object(frames_module, "_COLLECT_MIN", 0),
+        mock.patch.object(protocol_module, "_HEADER_ALONE_MIN", 2),
+    ):
+        assert run_split_reusing(wire, cuts) == reference
+
+
 class TestReceiveInto:
     def test_large_message_read_in_place(self) -> None:
         protocol = open_protocol()

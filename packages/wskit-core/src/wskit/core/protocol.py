@@ -293,6 +293,9 @@ class ClientProtocol:
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes received from the network; never raises because of the peer.
 
+        Nothing keeps a reference to ``data``: it may be a view of a read buffer
+        that is reused as soon as this returns.
+
         Raises:
             InvalidState: :meth:`receive_eof` was already called.
         """
