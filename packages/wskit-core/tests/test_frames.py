@@ -581,3 +581,13 @@ def test_payload_buffer_storage(payload_buffer: Any) -> None:
     assert bytes(tail) == b"0123456789"
     with pytest.raises(ValueError, match=r">= 0|negative"):
         payload_buffer(-1)
+
+
+@given(data=st.binary(max_size=300), cut=st.integers(0, 300))
+def test_is_ascii_matches_bytes_isascii(data: bytes, cut: int) -> None:
+    view = memoryview(data)[min(cut, len(data)) :]
+    expected = bytes(view).isascii()
+    assert frames_module.is_ascii_python(view) is expected
+    assert frames_module.is_ascii(view) is expected
+    if _speedups is not None:
+        assert _speedups.is_ascii(view) is expected

@@ -411,6 +411,43 @@ take_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+PyDoc_STRVAR(is_ascii_doc,
+"is_ascii(data, /)\n--\n\n"
+"Whether every byte of data (any C-contiguous buffer) is below 128: the\n"
+"UTF-8 check of a text payload still arriving, without copying it into a\n"
+"bytes object first as bytes.isascii() needs.");
+
+static PyObject *
+is_ascii(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    const unsigned char *p, *end;
+    uint64_t word, acc = 0;
+    int ascii;
+
+    (void)module;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    p = (const unsigned char *)view.buf;
+    end = p + view.len;
+    for (; end - p >= 64; p += 64) {
+        for (int i = 0; i < 64; i += 8) {
+            memcpy(&word, p + i, 8);
+            acc |= word;
+        }
+        if (acc & UINT64_C(0x8080808080808080)) {
+            break;
+        }
+    }
+    for (; p < end; p++) {
+        acc |= *p;
+    }
+    ascii = !(acc & UINT64_C(0x8080808080808080));
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(ascii);
+}
+
 /* A payload being received: the bytes object it is read into, exposed as a
  * writable buffer. Views of it keep it, and so the bytes object, alive: a
  * transport that still holds a view after the payload became a message can
@@ -516,6 +553,7 @@ static PyMethodDef speedups_methods[] = {
     {"take_messages", (PyCFunction)(void (*)(void))take_messages, METH_FASTCALL,
      take_messages_doc},
     {"payload_buffer", (PyCFunction)payload_buffer, METH_O, payload_buffer_doc},
+    {"is_ascii", (PyCFunction)is_ascii, METH_O, is_ascii_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["apply_mask", "mask_frame", "payload_buffer", "take_messages"]
+__all__ = ["apply_mask", "is_ascii", "mask_frame", "payload_buffer", "take_messages"]
 
 def apply_mask(
     data: bytes | bytearray | memoryview,
@@ -63,4 +63,11 @@ def payload_buffer(size: int, /) -> tuple[bytes, memoryview]:
     Raises:
         ValueError: ``size`` is negative.
         MemoryError: ``size`` bytes cannot be allocated.
+    """
+
+def is_ascii(data: bytes | bytearray | memoryview, /) -> bool:
+    """Whether every byte of ``data`` is below 128, without copying it.
+
+    Raises:
+        BufferError: ``data`` is not C-contiguous.
     """

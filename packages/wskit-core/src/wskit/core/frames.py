@@ -26,6 +26,8 @@ __all__ = [
     "CloseCode",
     "Frame",
     "FrameParser",
+    "is_ascii",
+    "is_ascii_python",
     "Opcode",
     "serialize_frame",
     "serialize_masked",
@@ -276,11 +278,23 @@ def _payload_buffer_python(size: int) -> tuple[bytearray, memoryview]:
     return buffer, memoryview(buffer)
 
 
+def is_ascii_python(data: bytes | bytearray | memoryview) -> bool:
+    """The pure-Python twin of :data:`is_ascii`."""
+    return (data if type(data) is bytes else bytes(data)).isascii()
+
+
+is_ascii: Callable[[bytes | bytearray | memoryview], bool]
+"""Whether every byte of a payload in progress is ASCII (so valid UTF-8 whatever
+follows), without copying it: the C version when it is built, else
+:func:`is_ascii_python`."""
+
 _payload_buffer: Callable[[int], tuple[bytes | bytearray, memoryview]]
 if IMPLEMENTATION == "c":
     # The payload is read into the bytes object that becomes the message.
+    from ._speedups import is_ascii
     from ._speedups import payload_buffer as _payload_buffer
 else:
+    is_ascii = is_ascii_python
     _payload_buffer = _payload_buffer_python
 
 
@@ -429,7 +443,7 @@ class FrameParser:
             return None
         return self._head & 0x0F, self._head & 0x70
 
-    def partial_payload(self, skip: int) -> tuple[int, bool, bytes] | None:
+    def partial_payload(self, skip: int) -> tuple[int, bool, bytes | memoryview] | None:
         """The frame whose header is parsed and whose payload is still arriving.
 
         This lets the protocol validate UTF-8 of a text frame before the frame is
@@ -441,14 +455,17 @@ class FrameParser:
                 linear time.
 
         Returns:
-            ``(opcode value, rsv1, payload bytes after skip)``, or ``None``.
+            ``(opcode value, rsv1, payload bytes after skip)``, or ``None``. The
+            bytes of a large payload come as a read-only view of it, valid until
+            the next call to another method.
         """
         head = self._head
         if head < 0:
             return None
         view = self._view
         if view is not None:
-            return head & 0x0F, bool(head & 0x40), bytes(view[skip : self._have])
+            # A view, not a copy: see is_ascii.
+            return head & 0x0F, bool(head & 0x40), view[skip : self._have].toreadonly()
         end = min(len(self._buf), self._start + self._length)
         return (
             head & 0x0F,

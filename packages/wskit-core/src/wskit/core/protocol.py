@@ -37,6 +37,7 @@ from .frames import (
     Frame,
     FrameParser,
     Opcode,
+    is_ascii,
     serialize_frame,
     serialize_masked,
 )
@@ -761,7 +762,7 @@ class ClientProtocol:
         chunk = partial[2]
         if chunk:
             decoder = self._decoder
-            if chunk.isascii() and not decoder.getstate()[0]:
+            if is_ascii(chunk) and not decoder.getstate()[0]:
                 # Valid whatever follows, as no sequence is left open: decoded
                 # with the rest of the frame once it is complete.
                 self._partial_done += len(chunk)
