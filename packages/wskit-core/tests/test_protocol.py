@@ -841,19 +841,46 @@ server_frames = st.lists(
 )
 
 
-def run_split(
-    wire: bytes, cuts: list[int]
-) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
-    protocol = open_protocol()
+Outcome = tuple[list[object], list[tuple[int, bool, bool, bytes]]]
+
+
+def run_reads(
+    wire: bytes,
+    cuts: list[int],
+    feed: Callable[[ClientProtocol, bytes], list[object]],
+    protocol: ClientProtocol | None = None,
+) -> Outcome:
+    """Feed ``wire`` cut at ``cuts``, each read through ``feed``, which returns the
+    messages it took itself; return the events (but the handshake response) and
+    the frames the client sent back."""
+    if protocol is None:
+        protocol = open_protocol()
     prev = 0
     events: list[object] = []
     out: list[bytes] = []
     for cut in [*sorted(cuts), len(wire)]:
-        protocol.receive_data(wire[prev:cut])
+        events += feed(protocol, wire[prev:cut])
         prev = cut
-        events += protocol.events_received()
+        events += [e for e in protocol.events_received() if not isinstance(e, Response)]
         out += protocol.data_to_send()
     return events, client_frames(out)
+
+
+def feed_data(protocol: ClientProtocol, data: bytes) -> list[object]:
+    protocol.receive_data(data)
+    return []
+
+
+def feed_taking(protocol: ClientProtocol, data: bytes | memoryview) -> list[object]:
+    """take_messages() first, then receive_data() for the rest."""
+    messages, rest = protocol.take_messages(data)
+    if rest:
+        protocol.receive_data(rest)
+    return [TextData(m) if isinstance(m, str) else BinaryData(m) for m in messages]
+
+
+def run_split(wire: bytes, cuts: list[int]) -> Outcome:
+    return run_reads(wire, cuts, feed_data)
 
 
 def merge_text(events: list[object]) -> list[object]:
@@ -1055,28 +1082,22 @@ def test_split_invariance_collecting(
         assert run_split(wire, list(range(len(wire)))) == reference
 
 
-def run_split_into(
-    wire: bytes, cuts: list[int]
-) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
-    """run_split() as an I/O layer that reads into receive_buffer() when it can."""
-    protocol = open_protocol()
-    prev = 0
-    events: list[object] = []
-    out: list[bytes] = []
-    for cut in [*sorted(cuts), len(wire)]:
-        while prev < cut:
-            view = protocol.receive_buffer()
-            if view is None:
-                protocol.receive_data(wire[prev:cut])
-                prev = cut
-            else:
-                size = min(len(view), cut - prev)
-                view[:size] = wire[prev : prev + size]
-                protocol.received_into(size)
-                prev += size
-            events += protocol.events_received()
-            out += protocol.data_to_send()
-    return events, client_frames(out)
+def feed_into(protocol: ClientProtocol, data: bytes) -> list[object]:
+    """As an I/O layer that reads into receive_buffer() when it can."""
+    while data:
+        view = protocol.receive_buffer()
+        if view is None:
+            protocol.receive_data(data)
+            break
+        size = min(len(view), len(data))
+        view[:size] = data[:size]
+        protocol.received_into(size)
+        data = data[size:]
+    return []
+
+
+def run_split_into(wire: bytes, cuts: list[int]) -> Outcome:
+    return run_reads(wire, cuts, feed_into)
 
 
 @pytest.mark.property
@@ -1100,34 +1121,23 @@ def test_split_invariance_reading_into(
 
 def run_split_reusing(
     wire: bytes, cuts: list[int], *, handshake: bool = False
-) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
+) -> Outcome:
     """run_split() through one read buffer, scribbled over after each read."""
+    protocol = open_protocol()
     if handshake:
         protocol = ClientProtocol(URI)
         protocol.send_request(protocol.connect())
         protocol.data_to_send()
         wire = handshake_response(protocol.key) + wire
-    else:
-        protocol = open_protocol()
     buffer = bytearray(len(wire) + 1)
-    view = memoryview(buffer)
-    prev = 0
-    events: list[object] = []
-    out: list[bytes] = []
-    for cut in [*sorted(cuts), len(wire)]:
-        size = cut - prev
-        buffer[:size] = wire[prev:cut]
-        messages, rest = protocol.take_messages(view[:size])
-        events += [
-            TextData(m) if isinstance(m, str) else BinaryData(m) for m in messages
-        ]
-        if rest:
-            protocol.receive_data(rest)
+
+    def feed(protocol: ClientProtocol, data: bytes) -> list[object]:
+        buffer[: len(data)] = data
+        events = feed_taking(protocol, memoryview(buffer)[: len(data)])
         buffer[:] = b"\xee" * len(buffer)
-        prev = cut
-        events += [e for e in protocol.events_received() if not isinstance(e, Response)]
-        out += protocol.data_to_send()
-    return events, client_frames(out)
+        return events
+
+    return run_reads(wire, cuts, feed, protocol)
 
 
 @pytest.mark.property
@@ -1194,25 +1204,9 @@ class TestReceiveInto:
 # take_messages(): the fast way in for I/O layers.
 
 
-def run_split_taking(
-    wire: bytes, cuts: list[int]
-) -> tuple[list[object], list[tuple[int, bool, bool, bytes]]]:
+def run_split_taking(wire: bytes, cuts: list[int]) -> Outcome:
     """Like run_split, through take_messages() then receive_data() for the rest."""
-    protocol = open_protocol()
-    prev = 0
-    events: list[object] = []
-    out: list[bytes] = []
-    for cut in [*sorted(cuts), len(wire)]:
-        messages, rest = protocol.take_messages(wire[prev:cut])
-        prev = cut
-        events += [
-            TextData(m) if isinstance(m, str) else BinaryData(m) for m in messages
-        ]
-        if rest:
-            protocol.receive_data(rest)
-        events += protocol.events_received()
-        out += protocol.data_to_send()
-    return events, client_frames(out)
+    return run_reads(wire, cuts, feed_taking)
 
 
 @pytest.mark.property

@@ -228,9 +228,9 @@ class ConnectionIO(asyncio.BufferedProtocol):
         self._wrote = False
         self._pending: list[bytes] | None = None
         self._pending_size = 0
-        # The buffer that get_buffer() returned last: the shared read buffer, or
-        # the core's buffer for the rest of a large payload (_reading_into).
-        self._read_view: memoryview | None = None
+        # The event loop's shared read buffer, and whether get_buffer() returned
+        # the core's buffer for the rest of a large payload instead.
+        self._read_view = read_buffer(self.loop)
         self._reading_into = False
 
     # Hooks for the shape-level code.
@@ -255,7 +255,6 @@ class ConnectionIO(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(self.write_limit_high, self.write_limit_low)
         self.recv_messages.pause = transport.pause_reading
         self.recv_messages.resume = transport.resume_reading
-        self._read_view = read_buffer(self.loop)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """Where the transport reads next: the rest of a large payload, if any."""
@@ -264,10 +263,7 @@ class ConnectionIO(asyncio.BufferedProtocol):
             self._reading_into = True
             return view
         self._reading_into = False
-        view = self._read_view
-        if view is None:  # pragma: no cover - connection_made() comes first
-            view = self._read_view = read_buffer(self.loop)
-        return view
+        return self._read_view
 
     def buffer_updated(self, nbytes: int) -> None:
         """Hand what the transport read to the core."""
@@ -277,9 +273,7 @@ class ConnectionIO(asyncio.BufferedProtocol):
             self.protocol.received_into(nbytes)
             self._process_received()
         else:
-            view = self._read_view
-            assert view is not None
-            self.data_received(view[:nbytes])
+            self.data_received(self._read_view[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         """Feed the core, write its answers, dispatch its events."""
